@@ -1,0 +1,3 @@
+package dev.lora4j;
+
+final class Placeholder {}
