@@ -1,3 +1,0 @@
-package dev.lora4j;
-
-final class Placeholder {}

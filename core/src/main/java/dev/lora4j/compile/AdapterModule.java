@@ -1,0 +1,25 @@
+package dev.lora4j.compile;
+
+import java.util.List;
+
+/**
+ * The adapter variables on one projection: one (A, B) pair for the whole output, or one pair per
+ * adapted slice of a fused projection.
+ */
+public record AdapterModule(LoraModuleSpec spec, List<Part> parts) {
+
+  public AdapterModule {
+    parts = List.copyOf(parts);
+  }
+
+  /**
+   * One low-rank pair.
+   *
+   * @param slice the slice name, or null for the whole output
+   * @param offset first output column the pair writes to
+   * @param size output columns it writes to (B's rows)
+   * @param a A [r, in]
+   * @param b B [size, r]
+   */
+  public record Part(String slice, int offset, int size, WeightVariable a, WeightVariable b) {}
+}

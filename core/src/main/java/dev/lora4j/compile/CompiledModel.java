@@ -1,0 +1,298 @@
+package dev.lora4j.compile;
+
+import dev.lora4j.io.TensorInfo;
+import dev.lora4j.model.Architecture;
+import dev.lora4j.model.Checkpoint;
+import dev.lora4j.model.ModelConfig;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Gradients;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.op.core.PlaceholderWithDefault;
+import org.tensorflow.types.TBool;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+import org.tensorflow.types.TInt64;
+
+/**
+ * A checkpoint and its adapters compiled into one TensorFlow graph and session. The only trainable
+ * variables are the adapter factors; {@link #gradients()} is built over them alone.
+ */
+public final class CompiledModel implements AutoCloseable {
+  private final ModelConfig config;
+  private final Architecture architecture;
+  private final Graph graph;
+  private final Session session;
+  private final Ops tf;
+  private final Placeholder<TInt32> inputIds;
+  private final Operand<TFloat32> logits;
+  private final Operand<TFloat32> loss;
+  private final PlaceholderWithDefault<TFloat32> lossMask;
+  private final PlaceholderWithDefault<TBool> training;
+  private final PlaceholderWithDefault<TInt64> dropoutSeed;
+  private final Map<String, WeightVariable> baseWeights;
+  private final Map<String, AdapterModule> adapters;
+  private Gradients gradients;
+
+  CompiledModel(
+      ModelConfig config,
+      Architecture architecture,
+      Graph graph,
+      Session session,
+      Ops tf,
+      Placeholder<TInt32> inputIds,
+      Operand<TFloat32> logits,
+      Operand<TFloat32> loss,
+      PlaceholderWithDefault<TFloat32> lossMask,
+      PlaceholderWithDefault<TBool> training,
+      PlaceholderWithDefault<TInt64> dropoutSeed,
+      Map<String, WeightVariable> baseWeights,
+      Map<String, AdapterModule> adapters) {
+    this.config = config;
+    this.architecture = architecture;
+    this.graph = graph;
+    this.session = session;
+    this.tf = tf;
+    this.inputIds = inputIds;
+    this.logits = logits;
+    this.loss = loss;
+    this.lossMask = lossMask;
+    this.training = training;
+    this.dropoutSeed = dropoutSeed;
+    this.baseWeights = Collections.unmodifiableMap(baseWeights);
+    this.adapters = Collections.unmodifiableMap(adapters);
+  }
+
+  /** Logits [batch, time, vocab] in row-major order. */
+  public record Logits(int batch, int time, int vocab, float[] values) {
+    public float at(int b, int t, int v) {
+      return values[(b * time + t) * vocab + v];
+    }
+  }
+
+  public ModelConfig config() {
+    return config;
+  }
+
+  public Architecture architecture() {
+    return architecture;
+  }
+
+  public Graph graph() {
+    return graph;
+  }
+
+  public Session session() {
+    return session;
+  }
+
+  /** The op builder of this graph, for trainers that add ops (optimizers, schedules). */
+  public Ops ops() {
+    return tf;
+  }
+
+  public Placeholder<TInt32> inputIdsPlaceholder() {
+    return inputIds;
+  }
+
+  public Operand<TFloat32> logitsOp() {
+    return logits;
+  }
+
+  /** Mean next-token cross-entropy over the scored positions. */
+  public Operand<TFloat32> lossOp() {
+    return loss;
+  }
+
+  /** [B, T-1] weights of the scored positions; defaults to all ones when not fed. */
+  public PlaceholderWithDefault<TFloat32> lossMaskPlaceholder() {
+    return lossMask;
+  }
+
+  public PlaceholderWithDefault<TBool> trainingPlaceholder() {
+    return training;
+  }
+
+  public PlaceholderWithDefault<TInt64> dropoutSeedPlaceholder() {
+    return dropoutSeed;
+  }
+
+  /** Frozen base weights by canonical checkpoint key. */
+  public Map<String, WeightVariable> baseWeights() {
+    return baseWeights;
+  }
+
+  /** Adapters by module path, in forward order. */
+  public Map<String, AdapterModule> adapters() {
+    return adapters;
+  }
+
+  /** The adapter factors (every A, then B, per part, in forward order): all that may train. */
+  public List<WeightVariable> trainableVariables() {
+    List<WeightVariable> vars = new ArrayList<>();
+    for (AdapterModule module : adapters.values()) {
+      for (AdapterModule.Part part : module.parts()) {
+        vars.add(part.a());
+        vars.add(part.b());
+      }
+    }
+    return vars;
+  }
+
+  /**
+   * d loss / d v for each of {@link #trainableVariables()}, built once. The base weights are not in
+   * the list, so no optimizer built from these gradients can touch them.
+   */
+  public synchronized List<Operand<TFloat32>> gradients() {
+    List<WeightVariable> vars = trainableVariables();
+    if (vars.isEmpty()) {
+      throw new IllegalStateException("this model has no adapters, so nothing can train");
+    }
+    if (gradients == null) {
+      gradients = tf.gradients(loss, vars.stream().map(WeightVariable::variable).toList());
+    }
+    List<Operand<TFloat32>> out = new ArrayList<>();
+    for (int i = 0; i < vars.size(); i++) {
+      out.add(gradients.dy(i));
+    }
+    return out;
+  }
+
+  /** Runs the forward pass. Inputs are checked first: equal-length rows, ids in the vocabulary. */
+  public Logits logits(int[][] ids) {
+    int[] dims = checkInputs(ids);
+    try (TInt32 input = idsTensor(ids);
+        Result result = session.runner().feed(inputIds, input).fetch(logits).run()) {
+      TFloat32 out = (TFloat32) result.get(0);
+      return new Logits(dims[0], dims[1], config.vocabSize(), HostTensors.toArray(out));
+    }
+  }
+
+  /** The mean next-token loss of a batch (no dropout). */
+  public float loss(int[][] ids) {
+    checkInputs(ids);
+    try (TInt32 input = idsTensor(ids);
+        Result result = session.runner().feed(inputIds, input).fetch(loss).run()) {
+      return ((TFloat32) result.get(0)).getFloat();
+    }
+  }
+
+  /**
+   * Validates a batch of token ids against the model.
+   *
+   * @return {batch, time}
+   */
+  public int[] checkInputs(int[][] ids) {
+    if (ids.length == 0 || ids[0].length == 0) {
+      throw new IllegalArgumentException("input_ids is empty; give at least one token per row");
+    }
+    int time = ids[0].length;
+    for (int b = 0; b < ids.length; b++) {
+      if (ids[b].length != time) {
+        throw new IllegalArgumentException(
+            "input_ids rows must have equal length: row 0 has "
+                + time
+                + " tokens, row "
+                + b
+                + " has "
+                + ids[b].length
+                + "; pad or split the rows");
+      }
+      for (int t = 0; t < time; t++) {
+        int id = ids[b][t];
+        if (id < 0 || id >= config.vocabSize()) {
+          throw new IllegalArgumentException(
+              "input_ids["
+                  + b
+                  + "]["
+                  + t
+                  + "] = "
+                  + id
+                  + " is outside the vocabulary [0, "
+                  + config.vocabSize()
+                  + "); the ids come from another tokenizer than this model's");
+        }
+      }
+    }
+    if (time > config.maxPositions()) {
+      throw new IllegalArgumentException(
+          "sequence length "
+              + time
+              + " is longer than the model's "
+              + config.maxPositions()
+              + " positions; cut the input to at most "
+              + config.maxPositions()
+              + " tokens");
+    }
+    return new int[] {ids.length, time};
+  }
+
+  public static TInt32 idsTensor(int[][] ids) {
+    int time = ids[0].length;
+    int[] flat = new int[ids.length * time];
+    for (int b = 0; b < ids.length; b++) {
+      System.arraycopy(ids[b], 0, flat, b * time, time);
+    }
+    TInt32 tensor = TInt32.tensorOf(Shape.of(ids.length, time));
+    tensor.asRawTensor().data().asInts().write(flat);
+    return tensor;
+  }
+
+  /** Sets a variable from host values (shape checked). */
+  public void assign(WeightVariable variable, float[] values) {
+    if (values.length != variable.numel()) {
+      throw new IllegalArgumentException(
+          variable.name()
+              + " needs "
+              + variable.numel()
+              + " values for shape "
+              + Arrays.toString(variable.shape())
+              + ", got "
+              + values.length);
+    }
+    try (TFloat32 tensor = HostTensors.of(variable.shape(), values)) {
+      assign(variable, tensor);
+    }
+  }
+
+  void assign(WeightVariable variable, TFloat32 tensor) {
+    session.runner().feed(variable.feed(), tensor).addTarget(variable.assign()).run().close();
+  }
+
+  /** Reads a variable's current value. */
+  public float[] read(WeightVariable variable) {
+    try (Result result = session.runner().fetch(variable.variable()).run()) {
+      return HostTensors.toArray((TFloat32) result.get(0));
+    }
+  }
+
+  /** Copies every base weight from the checkpoint, one tensor at a time. */
+  void loadBaseWeights(Checkpoint checkpoint) {
+    for (WeightVariable w : baseWeights.values()) {
+      TensorInfo info = checkpoint.info(w.name());
+      try (TFloat32 tensor = HostTensors.toFloat32(info, checkpoint.bytes(w.name()))) {
+        assign(w, tensor);
+      }
+    }
+  }
+
+  /** Trainable adapter parameters. */
+  public long trainableParameterCount() {
+    return trainableVariables().stream().mapToLong(WeightVariable::numel).sum();
+  }
+
+  @Override
+  public void close() {
+    session.close();
+    graph.close();
+  }
+}

@@ -1,0 +1,37 @@
+package dev.lora4j.compile;
+
+import java.util.List;
+
+/**
+ * The adapter on one projection, fully resolved: `out = base(x) + scale * B(A(dropout(x)))`.
+ *
+ * @param module the projection's module path, e.g. `model.layers.0.self_attn.q_proj`
+ * @param scale alpha / rank, or alpha / sqrt(rank) with rsLoRA
+ * @param slices for a fused projection, the output slices that get their own (A, B) pair (the LoRA
+ *     paper's q and v of GPT-2's c_attn); empty adapts the whole output
+ */
+public record LoraModuleSpec(
+    String module,
+    int rank,
+    double alpha,
+    double scale,
+    double dropout,
+    LoraInit init,
+    List<String> slices) {
+
+  public LoraModuleSpec {
+    slices = List.copyOf(slices);
+  }
+
+  public boolean sliced() {
+    return !slices.isEmpty();
+  }
+
+  /** How A and B start. B starts at zero in both, so a fresh adapter changes nothing. */
+  public enum LoraInit {
+    /** PEFT's default: A kaiming-uniform with a = sqrt(5), i.e. U(-1/sqrt(in), 1/sqrt(in)). */
+    KAIMING_UNIFORM,
+    /** PEFT's "gaussian": A ~ N(0, (1/r)^2). */
+    GAUSSIAN
+  }
+}

@@ -1,0 +1,346 @@
+package dev.lora4j.compile;
+
+import dev.lora4j.model.Architecture;
+import dev.lora4j.model.Checkpoint;
+import dev.lora4j.model.Projection;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.tensorflow.DeviceSpec;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.Session;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.index.Indices;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Placeholder;
+import org.tensorflow.op.core.PlaceholderWithDefault;
+import org.tensorflow.op.core.Sum;
+import org.tensorflow.op.core.Variable;
+import org.tensorflow.op.linalg.MatMul;
+import org.tensorflow.proto.ConfigProto;
+import org.tensorflow.proto.GPUOptions;
+import org.tensorflow.proto.GraphOptions;
+import org.tensorflow.proto.OptimizerOptions;
+import org.tensorflow.proto.RewriterConfig;
+import org.tensorflow.types.TBool;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+import org.tensorflow.types.TInt64;
+
+/**
+ * Compiles a checkpoint and a list of adapter specs into one graph. The base weights are variables
+ * that no gradient or optimizer op is ever built for; the adapters are the only trainable
+ * variables.
+ */
+public final class ModelCompiler {
+  private final Checkpoint checkpoint;
+  private final Architecture architecture;
+  private final Map<String, LoraModuleSpec> specs = new LinkedHashMap<>();
+  private final CompileOptions options;
+  private final Graph graph = new Graph();
+  private final Ops tf;
+  private final Map<String, WeightVariable> baseWeights = new LinkedHashMap<>();
+  private final Map<String, AdapterModule> adapters = new LinkedHashMap<>();
+  private PlaceholderWithDefault<TBool> training;
+  private PlaceholderWithDefault<TInt64> dropoutSeed;
+
+  private ModelCompiler(Checkpoint checkpoint, List<LoraModuleSpec> specs, CompileOptions options) {
+    this.checkpoint = checkpoint;
+    this.architecture = checkpoint.architecture();
+    this.options = options;
+    for (LoraModuleSpec spec : specs) {
+      this.specs.put(spec.module(), spec);
+    }
+    Ops root = Ops.create(graph);
+    this.tf =
+        options.device() == CompileOptions.Device.GPU
+            ? root.withDevice(
+                DeviceSpec.newBuilder()
+                    .deviceType(DeviceSpec.DeviceType.GPU)
+                    .deviceIndex(0)
+                    .build())
+            : root;
+  }
+
+  /**
+   * Checks the specs against the architecture (before any tensor is allocated), builds the graph,
+   * copies the base weights in and initialises the adapters (A random, B zero).
+   */
+  public static CompiledModel compile(
+      Checkpoint checkpoint, List<LoraModuleSpec> specs, CompileOptions options) {
+    validate(checkpoint.architecture(), specs);
+    ModelCompiler compiler = new ModelCompiler(checkpoint, specs, options);
+    try {
+      return compiler.build();
+    } catch (RuntimeException e) {
+      compiler.graph.close();
+      throw e;
+    }
+  }
+
+  /** Every spec names a projection, slices exist, ranks fit. */
+  public static void validate(Architecture architecture, List<LoraModuleSpec> specs) {
+    Map<String, Projection> byName = new LinkedHashMap<>();
+    for (Projection p : architecture.projections()) {
+      byName.put(p.name(), p);
+    }
+    List<String> seen = new ArrayList<>();
+    for (LoraModuleSpec spec : specs) {
+      Projection p = byName.get(spec.module());
+      if (p == null) {
+        throw new IllegalArgumentException(
+            "adapter target '"
+                + spec.module()
+                + "' is not a projection of this "
+                + architecture.config().modelType()
+                + " model. "
+                + LoraTargets.describeNames(architecture.projections(), spec.module()));
+      }
+      if (seen.contains(spec.module())) {
+        throw new IllegalArgumentException(
+            "adapter target '" + spec.module() + "' is listed twice; give each module one spec");
+      }
+      seen.add(spec.module());
+      if (spec.sliced()) {
+        for (String sliceName : spec.slices()) {
+          Projection.Slice slice = p.slice(sliceName);
+          if (slice == null) {
+            throw new IllegalArgumentException(
+                "slice '"
+                    + sliceName
+                    + "' of "
+                    + p.name()
+                    + " does not exist; "
+                    + (p.slices().isEmpty()
+                        ? "this projection is not fused"
+                        : "its slices are "
+                            + p.slices().stream().map(Projection.Slice::name).toList()));
+          }
+          LoraTargets.checkRank(p, spec.rank(), slice.size());
+        }
+      } else {
+        LoraTargets.checkRank(p, spec.rank(), p.out());
+      }
+      if (!(spec.dropout() >= 0 && spec.dropout() < 1)) {
+        throw new IllegalArgumentException(
+            "dropout must be in [0, 1) for " + spec.module() + ", was " + spec.dropout());
+      }
+      if (!Double.isFinite(spec.scale())) {
+        throw new IllegalArgumentException(
+            "scale must be finite for " + spec.module() + ", was " + spec.scale());
+      }
+    }
+  }
+
+  private CompiledModel build() {
+    training = tf.withName("training").placeholderWithDefault(tf.constant(false), Shape.scalar());
+    dropoutSeed =
+        tf.withName("dropout_seed")
+            .placeholderWithDefault(tf.constant(new long[] {0L, 0L}), Shape.of(2));
+    Map<String, long[]> expected = architecture.expectedWeights();
+    for (Map.Entry<String, long[]> e : expected.entrySet()) {
+      baseWeights.put(e.getKey(), variable(e.getKey(), e.getValue()));
+    }
+    Placeholder<TInt32> inputIds =
+        tf.withName("input_ids").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
+    Operand<TFloat32> logits =
+        architecture.logits(
+            tf, inputIds, key -> baseWeights.get(key).variable(), this::projectWithAdapter);
+    Loss loss = buildLoss(logits, inputIds);
+    Session session = new Session(graph, sessionConfig());
+    CompiledModel model =
+        new CompiledModel(
+            checkpoint.config(),
+            architecture,
+            graph,
+            session,
+            tf,
+            inputIds,
+            logits,
+            loss.value,
+            loss.mask,
+            training,
+            dropoutSeed,
+            baseWeights,
+            adapters);
+    try {
+      model.loadBaseWeights(checkpoint);
+      initAdapters(model);
+    } catch (RuntimeException e) {
+      model.close();
+      throw e;
+    }
+    return model;
+  }
+
+  private record Loss(Operand<TFloat32> value, PlaceholderWithDefault<TFloat32> mask) {}
+
+  /**
+   * Mean next-token cross-entropy: logits[:, :-1] scored against ids[:, 1:], weighted by an
+   * optional [B, T-1] mask (1 = scored; defaults to all ones).
+   */
+  private Loss buildLoss(Operand<TFloat32> logits, Operand<TInt32> inputIds) {
+    int vocab = architecture.config().vocabSize();
+    Operand<TFloat32> predicted =
+        tf.stridedSlice(logits, Indices.all(), Indices.sliceTo(-1), Indices.all());
+    Operand<TInt32> labels = tf.stridedSlice(inputIds, Indices.all(), Indices.sliceFrom(1));
+    Operand<TFloat32> logProbs = tf.nn.logSoftmax(predicted);
+    Operand<TFloat32> oneHot =
+        tf.oneHot(labels, tf.constant(vocab), tf.constant(1f), tf.constant(0f));
+    Operand<TFloat32> picked = tf.sum(tf.math.mul(logProbs, oneHot), tf.constant(-1)); // [B, T-1]
+    PlaceholderWithDefault<TFloat32> mask =
+        tf.withName("loss_mask")
+            .placeholderWithDefault(
+                tf.onesLike(tf.dtypes.cast(labels, TFloat32.class)), Shape.of(-1, -1));
+    Operand<TInt32> allAxes = tf.constant(new int[] {0, 1});
+    Operand<TFloat32> total =
+        tf.math.neg(tf.sum(tf.math.mul(picked, mask), allAxes, Sum.keepDims(false)));
+    Operand<TFloat32> count = tf.math.maximum(tf.sum(mask, allAxes), tf.constant(1f));
+    return new Loss(tf.withName("loss").math.div(total, count), mask);
+  }
+
+  private WeightVariable variable(String name, long[] shape) {
+    Variable<TFloat32> v = tf.withName(name).variable(Shape.of(shape), TFloat32.class);
+    Placeholder<TFloat32> feed =
+        tf.withName(name + "_feed").placeholder(TFloat32.class, Placeholder.shape(Shape.of(shape)));
+    var assign = tf.withName(name + "_set").assign(v, feed);
+    return new WeightVariable(name, shape, v, feed, assign);
+  }
+
+  /** The hook the architecture calls for every projection: base, plus an adapter if targeted. */
+  private Operand<TFloat32> projectWithAdapter(Projection p, Operand<TFloat32> x) {
+    Operand<TFloat32> weight = baseWeights.get(p.weightKey()).variable();
+    Operand<TFloat32> out =
+        tf.linalg.matMul(
+            x, weight, MatMul.transposeB(p.layout() == Projection.Layout.LINEAR)); // [N, out]
+    if (p.bias()) {
+      out = tf.nn.biasAdd(out, baseWeights.get(p.biasKey()).variable());
+    }
+    LoraModuleSpec spec = specs.get(p.name());
+    if (spec == null) {
+      return tf.withName(p.name()).identity(out);
+    }
+    out = tf.withName(p.name() + "_base").identity(out);
+    Operand<TFloat32> adapterInput = dropout(x, spec, adapters.size());
+    List<AdapterModule.Part> parts = new ArrayList<>();
+    if (!spec.sliced()) {
+      AdapterModule.Part part = part(p, spec, null, 0, p.out());
+      parts.add(part);
+      out = tf.withName(p.name()).math.add(out, delta(adapterInput, part, spec));
+    } else {
+      // Split the fused output, add a delta to the adapted slices only, and put it back together:
+      // the other slices pass through bit for bit.
+      List<Projection.Slice> slices = p.slices();
+      int[] sizes = slices.stream().mapToInt(Projection.Slice::size).toArray();
+      var pieces = tf.splitV(out, tf.constant(sizes), tf.constant(1), (long) sizes.length);
+      List<Operand<TFloat32>> joined = new ArrayList<>();
+      for (int i = 0; i < slices.size(); i++) {
+        Projection.Slice s = slices.get(i);
+        Operand<TFloat32> piece = pieces.output().get(i);
+        if (spec.slices().contains(s.name())) {
+          AdapterModule.Part part = part(p, spec, s.name(), s.offset(), s.size());
+          parts.add(part);
+          piece = tf.math.add(piece, delta(adapterInput, part, spec));
+        }
+        joined.add(piece);
+      }
+      out = tf.withName(p.name()).concat(joined, tf.constant(1));
+    }
+    adapters.put(p.name(), new AdapterModule(spec, parts));
+    return out;
+  }
+
+  private AdapterModule.Part part(
+      Projection p, LoraModuleSpec spec, String slice, int offset, int size) {
+    String prefix = p.name() + (slice == null ? "" : "." + slice);
+    WeightVariable a = variable(prefix + ".lora_A.weight", new long[] {spec.rank(), p.in()});
+    WeightVariable b = variable(prefix + ".lora_B.weight", new long[] {size, spec.rank()});
+    return new AdapterModule.Part(slice, offset, size, a, b);
+  }
+
+  /** scale * (x A^T) B^T, in PEFT's order: result + lora_B(lora_A(dropout(x))) * scaling. */
+  private Operand<TFloat32> delta(
+      Operand<TFloat32> x, AdapterModule.Part part, LoraModuleSpec spec) {
+    Operand<TFloat32> down = tf.linalg.matMul(x, part.a().variable(), MatMul.transposeB(true));
+    Operand<TFloat32> up = tf.linalg.matMul(down, part.b().variable(), MatMul.transposeB(true));
+    return tf.math.mul(up, tf.constant((float) spec.scale()));
+  }
+
+  /** Inverted dropout on the adapter input while `training` is fed true; no ops when p = 0. */
+  private Operand<TFloat32> dropout(Operand<TFloat32> x, LoraModuleSpec spec, int moduleIndex) {
+    if (spec.dropout() == 0) {
+      return x;
+    }
+    float keep = (float) (1 - spec.dropout());
+    Operand<TInt64> seed =
+        tf.math.add(dropoutSeed, tf.constant(new long[] {0L, 7919L * (moduleIndex + 1)}));
+    Operand<TFloat32> uniform = tf.random.statelessRandomUniform(tf.shape(x), seed);
+    Operand<TFloat32> keepMask =
+        tf.dtypes.cast(tf.math.less(uniform, tf.constant(keep)), TFloat32.class);
+    Operand<TFloat32> dropped = tf.math.mul(x, tf.math.mul(keepMask, tf.constant(1 / keep)));
+    return tf.select(training, dropped, x);
+  }
+
+  private ConfigProto sessionConfig() {
+    ConfigProto.Builder config = ConfigProto.newBuilder().setAllowSoftPlacement(true);
+    // Grappler's remapper fuses a projection with whatever follows it (bias, residual add, GELU)
+    // into one oneDNN kernel whose summation order depends on the neighbours; with an adapter in
+    // between, the same base matmul would round differently. Off, a zero adapter is exactly a
+    // no-op.
+    GraphOptions.Builder graphOptions =
+        GraphOptions.newBuilder()
+            .setRewriteOptions(RewriterConfig.newBuilder().setRemapping(RewriterConfig.Toggle.OFF));
+    if (options.intraOpThreads() > 0) {
+      config.setIntraOpParallelismThreads(options.intraOpThreads());
+    }
+    if (options.interOpThreads() > 0) {
+      config.setInterOpParallelismThreads(options.interOpThreads());
+    }
+    if (options.device() == CompileOptions.Device.GPU) {
+      config.setGpuOptions(GPUOptions.newBuilder().setAllowGrowth(true));
+    }
+    if (options.xla()) {
+      graphOptions.setOptimizerOptions(
+          OptimizerOptions.newBuilder()
+              .setGlobalJitLevel(OptimizerOptions.GlobalJitLevel.ON_1)
+              .setCpuGlobalJit(true));
+    }
+    return config.setGraphOptions(graphOptions).build();
+  }
+
+  /** A random, B zero: kaiming-uniform (a = sqrt 5) or gaussian A, seeded per module. */
+  private void initAdapters(CompiledModel model) {
+    for (AdapterModule module : adapters.values()) {
+      LoraModuleSpec spec = module.spec();
+      for (AdapterModule.Part part : module.parts()) {
+        SplittableRandom random =
+            new SplittableRandom(options.seed() * 31 + part.a().name().hashCode());
+        int in = (int) part.a().shape()[1];
+        float[] a = new float[(int) part.a().numel()];
+        double bound = 1.0 / Math.sqrt(in);
+        for (int i = 0; i < a.length; i++) {
+          a[i] =
+              spec.init() == LoraModuleSpec.LoraInit.GAUSSIAN
+                  ? (float) (gaussian(random) / spec.rank())
+                  : (float) (random.nextDouble(-bound, bound));
+        }
+        model.assign(part.a(), a);
+        model.assign(part.b(), new float[(int) part.b().numel()]);
+      }
+    }
+  }
+
+  private static double gaussian(SplittableRandom random) {
+    double u1 = random.nextDouble();
+    double u2 = random.nextDouble();
+    return Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2);
+  }
+
+  static String shapeString(long[] shape) {
+    return Arrays.toString(shape);
+  }
+}
