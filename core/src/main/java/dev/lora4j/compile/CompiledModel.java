@@ -41,7 +41,7 @@ public final class CompiledModel implements AutoCloseable {
   private final PlaceholderWithDefault<TInt64> dropoutSeed;
   private final Map<String, WeightVariable> baseWeights;
   private final Map<String, AdapterModule> adapters;
-  private Gradients gradients;
+  private List<Operand<TFloat32>> gradients;
 
   CompiledModel(
       ModelConfig config,
@@ -158,11 +158,20 @@ public final class CompiledModel implements AutoCloseable {
       throw new IllegalStateException("this model has no adapters, so nothing can train");
     }
     if (gradients == null) {
-      gradients = tf.gradients(loss, vars.stream().map(WeightVariable::variable).toList());
+      gradients = gradientsOf(vars);
     }
+    return gradients;
+  }
+
+  /**
+   * d loss / d v for the given variables. Full fine-tuning passes the base weights here; LoRA uses
+   * {@link #gradients()}.
+   */
+  public List<Operand<TFloat32>> gradientsOf(List<WeightVariable> vars) {
+    Gradients dy = tf.gradients(loss, vars.stream().map(WeightVariable::variable).toList());
     List<Operand<TFloat32>> out = new ArrayList<>();
     for (int i = 0; i < vars.size(); i++) {
-      out.add(gradients.dy(i));
+      out.add(dy.dy(i));
     }
     return out;
   }

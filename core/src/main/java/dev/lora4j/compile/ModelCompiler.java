@@ -19,7 +19,6 @@ import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.PlaceholderWithDefault;
 import org.tensorflow.op.core.Sum;
-import org.tensorflow.op.core.Variable;
 import org.tensorflow.op.linalg.MatMul;
 import org.tensorflow.proto.ConfigProto;
 import org.tensorflow.proto.GPUOptions;
@@ -188,7 +187,11 @@ public final class ModelCompiler {
     Operand<TFloat32> predicted =
         tf.stridedSlice(logits, Indices.all(), Indices.sliceTo(-1), Indices.all());
     Operand<TInt32> labels = tf.stridedSlice(inputIds, Indices.all(), Indices.sliceFrom(1));
-    Operand<TFloat32> logProbs = tf.nn.logSoftmax(predicted);
+    // TF's C++ LogSoftmax gradient reduces over axis 1 only, so log-softmax runs on 2-D rows.
+    Operand<TFloat32> logProbs =
+        tf.reshape(
+            tf.nn.logSoftmax(tf.reshape(predicted, tf.constant(new int[] {-1, vocab}))),
+            tf.shape(predicted));
     Operand<TFloat32> oneHot =
         tf.oneHot(labels, tf.constant(vocab), tf.constant(1f), tf.constant(0f));
     Operand<TFloat32> picked = tf.sum(tf.math.mul(logProbs, oneHot), tf.constant(-1)); // [B, T-1]
@@ -204,11 +207,7 @@ public final class ModelCompiler {
   }
 
   private WeightVariable variable(String name, long[] shape) {
-    Variable<TFloat32> v = tf.withName(name).variable(Shape.of(shape), TFloat32.class);
-    Placeholder<TFloat32> feed =
-        tf.withName(name + "_feed").placeholder(TFloat32.class, Placeholder.shape(Shape.of(shape)));
-    var assign = tf.withName(name + "_set").assign(v, feed);
-    return new WeightVariable(name, shape, v, feed, assign);
+    return WeightVariable.create(tf, name, shape);
   }
 
   /** The hook the architecture calls for every projection: base, plus an adapter if targeted. */
