@@ -6,20 +6,25 @@ import dev.lora4j.compile.LoraModuleSpec;
 import dev.lora4j.compile.LoraTargets;
 import dev.lora4j.dsl.peft.PeftConfigException;
 import dev.lora4j.dsl.peft.PeftLoraConfig;
+import dev.lora4j.dsl.peft.TargetModules;
+import dev.lora4j.io.AtomicFiles;
 import dev.lora4j.io.CheckpointException;
 import dev.lora4j.io.DType;
 import dev.lora4j.io.SafetensorsFile;
+import dev.lora4j.io.SafetensorsWriter;
 import dev.lora4j.io.TensorInfo;
 import dev.lora4j.model.Architecture;
 import dev.lora4j.model.Projection;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import kotlinx.serialization.json.JsonElementKt;
 
 /**
  * A LoRA adapter in Hugging Face PEFT's layout: `adapter_config.json` plus
@@ -271,6 +276,137 @@ public final class PeftAdapter {
               + Arrays.toString(expected)
               + "; the adapter was trained for a model of another size");
     }
+  }
+
+  /**
+   * The adapter a compiled model holds now, as PEFT factors. A slice adapter on a fused projection
+   * (GPT-2's c_attn q and v, each rank r) becomes the equivalent whole-module adapter PEFT can
+   * load: A stacks the slices' A ([n r, in]), B is block-diagonal on the adapted output rows and
+   * zero on the others ([out, n r]), and alpha is chosen so the scale stays the same.
+   */
+  public static Map<String, LoraFactors> factorsOf(CompiledModel model) {
+    Map<String, LoraFactors> out = new LinkedHashMap<>();
+    Map<String, Projection> byName = new LinkedHashMap<>();
+    for (Projection p : model.architecture().projections()) {
+      byName.put(p.name(), p);
+    }
+    for (AdapterModule module : model.adapters().values()) {
+      Projection p = byName.get(module.spec().module());
+      int partRank = module.spec().rank();
+      int rank = partRank * module.parts().size();
+      float[] a = new float[rank * p.in()];
+      float[] b = new float[p.out() * rank];
+      int k = 0;
+      for (AdapterModule.Part part : module.parts()) {
+        float[] partA = model.read(part.a());
+        float[] partB = model.read(part.b()); // [size, r]
+        System.arraycopy(partA, 0, a, k * partRank * p.in(), partA.length);
+        for (int row = 0; row < part.size(); row++) {
+          System.arraycopy(
+              partB, row * partRank, b, (part.offset() + row) * rank + k * partRank, partRank);
+        }
+        k++;
+      }
+      out.put(p.name(), new LoraFactors(p.name(), rank, p.in(), p.out(), a, b));
+    }
+    return out;
+  }
+
+  /**
+   * Writes the model's adapter as a PEFT directory (adapter_config.json +
+   * adapter_model.safetensors), each file atomically. Ranks and alphas that differ from the most
+   * common ones go into rank_pattern / alpha_pattern, keyed by the escaped module path.
+   *
+   * @param baseModelName written as base_model_name_or_path
+   */
+  public static PeftAdapter save(CompiledModel model, Path dir, String baseModelName) {
+    Map<String, LoraFactors> factors = factorsOf(model);
+    if (factors.isEmpty()) {
+      throw new IllegalArgumentException("the model has no adapter to save");
+    }
+    boolean rsLora = model.adapters().values().stream().anyMatch(m -> m.spec().rsLora());
+    Map<String, Double> alphas = new LinkedHashMap<>();
+    Map<String, Integer> ranks = new LinkedHashMap<>();
+    for (AdapterModule module : model.adapters().values()) {
+      int rank = factors.get(module.spec().module()).rank();
+      double scale = module.spec().scale();
+      // PEFT recomputes the scale from r and alpha: pick alpha so it comes out the same.
+      double alpha = rsLora ? scale * Math.sqrt(rank) : scale * rank;
+      ranks.put(module.spec().module(), rank);
+      alphas.put(module.spec().module(), alpha);
+    }
+    int commonRank = mostCommon(ranks.values());
+    double commonAlpha = mostCommon(alphas.values());
+    Map<String, Integer> rankPattern = new LinkedHashMap<>();
+    Map<String, Double> alphaPattern = new LinkedHashMap<>();
+    for (String module : ranks.keySet()) {
+      String key = module.replace(".", "\\.");
+      if (ranks.get(module) != commonRank) {
+        rankPattern.put(key, ranks.get(module));
+      }
+      if (alphas.get(module) != commonAlpha) {
+        alphaPattern.put(key, alphas.get(module));
+      }
+    }
+    boolean conv1d =
+        model.architecture().projections().stream()
+            .anyMatch(p -> p.layout() == Projection.Layout.CONV1D);
+    double dropout = model.adapters().values().iterator().next().spec().dropout();
+    PeftLoraConfig config =
+        new PeftLoraConfig(
+            "LORA",
+            "CAUSAL_LM",
+            baseModelName,
+            commonRank,
+            commonAlpha,
+            dropout,
+            TargetModules.names(new ArrayList<>(factors.keySet())),
+            null,
+            conv1d,
+            "none",
+            rsLora,
+            false,
+            JsonElementKt.JsonPrimitive(true),
+            null,
+            rankPattern,
+            alphaPattern,
+            null,
+            null,
+            true);
+    Map<String, SafetensorsWriter.TensorData> tensors = new LinkedHashMap<>();
+    for (LoraFactors f : factors.values()) {
+      tensors.put(
+          KEY_PREFIX + f.module() + ".lora_A.weight",
+          SafetensorsWriter.TensorData.f32(new long[] {f.rank(), f.in()}, f.a()));
+      tensors.put(
+          KEY_PREFIX + f.module() + ".lora_B.weight",
+          SafetensorsWriter.TensorData.f32(new long[] {f.out(), f.rank()}, f.b()));
+    }
+    try {
+      Files.createDirectories(dir);
+    } catch (IOException e) {
+      throw new CheckpointException(
+          dir + ": cannot create the adapter directory: " + e.getMessage(), e);
+    }
+    SafetensorsWriter.write(dir.resolve(WEIGHTS_FILE), tensors, Map.of());
+    AtomicFiles.writeString(dir.resolve(CONFIG_FILE), config.toJson());
+    return new PeftAdapter(dir, config, factors);
+  }
+
+  private static <T> T mostCommon(java.util.Collection<T> values) {
+    Map<T, Integer> counts = new LinkedHashMap<>();
+    for (T v : values) {
+      counts.merge(v, 1, Integer::sum);
+    }
+    T best = null;
+    int bestCount = -1;
+    for (Map.Entry<T, Integer> e : counts.entrySet()) {
+      if (e.getValue() > bestCount) {
+        best = e.getKey();
+        bestCount = e.getValue();
+      }
+    }
+    return best;
   }
 
   /** Copies the factors into a model compiled with {@link #specsFor}'s specs. */

@@ -9,6 +9,7 @@ import java.util.List;
  * @param scale alpha / rank, or alpha / sqrt(rank) with rsLoRA
  * @param slices for a fused projection, the output slices that get their own (A, B) pair (the LoRA
  *     paper's q and v of GPT-2's c_attn); empty adapts the whole output
+ * @param rsLora the scale was computed as alpha / sqrt(rank) (rank-stabilised LoRA)
  */
 public record LoraModuleSpec(
     String module,
@@ -17,10 +18,23 @@ public record LoraModuleSpec(
     double scale,
     double dropout,
     LoraInit init,
-    List<String> slices) {
+    List<String> slices,
+    boolean rsLora) {
 
   public LoraModuleSpec {
     slices = List.copyOf(slices);
+  }
+
+  /** A spec with the plain scale alpha / rank convention. */
+  public LoraModuleSpec(
+      String module,
+      int rank,
+      double alpha,
+      double scale,
+      double dropout,
+      LoraInit init,
+      List<String> slices) {
+    this(module, rank, alpha, scale, dropout, init, slices, false);
   }
 
   public boolean sliced() {

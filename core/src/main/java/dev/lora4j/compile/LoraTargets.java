@@ -34,7 +34,8 @@ public final class LoraTargets {
                 config.scaleFor(p.name()),
                 config.getLoraDropout(),
                 init,
-                List.of()));
+                List.of(),
+                config.getUseRslora()));
       }
     }
     if (specs.isEmpty()) {
