@@ -8,6 +8,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.regex.Pattern;
 import kotlinx.serialization.json.Json;
@@ -157,7 +158,7 @@ public final class JsonFields {
    */
   public JsonFields optObject(String field) {
     if (!has(field)) {
-      return new JsonFields(new JsonObject(java.util.Map.of()), source, prefix + field + ".");
+      return new JsonFields(new JsonObject(Map.of()), source, prefix + field + ".");
     }
     JsonElement value = object.get(field);
     if (!(value instanceof JsonObject nested)) {
@@ -184,7 +185,8 @@ public final class JsonFields {
   }
 
   private int intValue(String field, JsonElement value) {
-    BigDecimal number = number(value);
+    String literal = numberLiteral(value);
+    BigDecimal number = literal == null ? null : parseBigDecimal(literal);
     if (number == null || !isInteger(number)) {
       throw wrongType(field, "must be an integer", value);
     }
@@ -199,8 +201,8 @@ public final class JsonFields {
   }
 
   private double doubleValue(String field, JsonElement value) {
-    BigDecimal number = number(value);
-    double result = number == null ? Double.NaN : number.doubleValue();
+    String literal = numberLiteral(value);
+    double result = literal == null ? Double.NaN : Double.parseDouble(literal);
     if (!Double.isFinite(result)) {
       throw wrongType(field, "must be a finite number", value);
     }
@@ -214,17 +216,18 @@ public final class JsonFields {
     return p.getContent();
   }
 
-  /** The value of a strict JSON number literal; kotlinx also accepts bare words and NaN. */
-  private static BigDecimal number(JsonElement value) {
+  /** The text of a strict JSON number, or null; kotlinx also accepts bare words such as NaN. */
+  private static String numberLiteral(JsonElement value) {
     if (!(value instanceof JsonPrimitive p) || value instanceof JsonNull || p.isString()) {
       return null;
     }
     String text = p.getContent();
-    if (!JSON_NUMBER.matcher(text).matches()) {
-      return null;
-    }
+    return JSON_NUMBER.matcher(text).matches() ? text : null;
+  }
+
+  private static BigDecimal parseBigDecimal(String literal) {
     try {
-      return new BigDecimal(text);
+      return new BigDecimal(literal);
     } catch (NumberFormatException e) { // exponent beyond int range
       return null;
     }

@@ -20,6 +20,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.stream.Collectors;
 import kotlinx.serialization.json.Json;
@@ -110,15 +111,9 @@ public final class SafetensorsFile implements AutoCloseable {
   public TensorInfo info(String name) {
     TensorInfo info = byName.get(name);
     if (info == null) {
-      throw new CheckpointException(
-          path
-              + ": no tensor named '"
-              + name
-              + "'; closest names: "
-              + closestNames(name, 5)
-              + " ("
-              + tensors.size()
-              + " tensors in the file)");
+      throw problem(
+          "no tensor named '%s'; closest names: %s (%d tensors in the file)",
+          name, closestNames(name, 5), tensors.size());
     }
     return info;
   }
@@ -127,13 +122,10 @@ public final class SafetensorsFile implements AutoCloseable {
   public ByteBuffer bytes(String name) {
     TensorInfo t = info(name);
     if (t.byteLength() > Integer.MAX_VALUE) {
-      throw new CheckpointException(
-          path
-              + ": tensor '"
-              + name
-              + "' is "
-              + t.byteLength()
-              + " bytes, more than one ByteBuffer holds (2 GiB); read it with copyFloats");
+      throw problem(
+          "tensor '%s' is %d bytes, more than one ByteBuffer holds (2 GiB); read it with"
+              + " copyFloats",
+          name, t.byteLength());
     }
     return map(dataStart + t.begin(), t.byteLength());
   }
@@ -141,17 +133,12 @@ public final class SafetensorsFile implements AutoCloseable {
   /** F32, F16, BF16 and F64 tensors as floats (F64 rounded to the nearest float). */
   public float[] floats(String name) {
     TensorInfo t = floatingPoint(name, "floats");
-    long numel = t.numel();
-    if (numel > MAX_ARRAY_LENGTH) {
-      throw new CheckpointException(
-          path
-              + ": tensor '"
-              + name
-              + "' has "
-              + numel
-              + " elements, more than a Java array holds; read it with copyFloats into a buffer");
+    if (t.numel() > MAX_ARRAY_LENGTH) {
+      throw problem(
+          "tensor '%s' has %d elements, more than a Java array holds; read it with copyFloats",
+          name, t.numel());
     }
-    float[] out = new float[(int) numel];
+    float[] out = new float[(int) t.numel()];
     copyFloats(t, FloatBuffer.wrap(out), DEFAULT_CHUNK_BYTES);
     return out;
   }
@@ -169,18 +156,12 @@ public final class SafetensorsFile implements AutoCloseable {
     TensorInfo t = info(name);
     DType dtype = t.dtype();
     if (dtype.isFloating() || dtype == DType.BOOL) {
-      throw new CheckpointException(
-          path
-              + ": tensor '"
-              + name
-              + "' is "
-              + dtype
-              + ", but longs() reads I64, I32, I16, I8 and U8 tensors"
-              + (dtype.isFloating() ? "; use floats() for it" : ""));
+      throw problem(
+          "tensor '%s' is %s, but longs() reads I64, I32, I16, I8 and U8 tensors%s",
+          name, dtype, dtype.isFloating() ? "; use floats() for it" : "");
     }
     if (t.numel() > MAX_ARRAY_LENGTH) {
-      throw new CheckpointException(
-          path + ": tensor '" + name + "' has " + t.numel() + " elements, too many for a long[]");
+      throw problem("tensor '%s' has %d elements, too many for a long[]", name, t.numel());
     }
     ByteBuffer data = bytes(name);
     long[] out = new long[(int) t.numel()];
@@ -217,15 +198,10 @@ public final class SafetensorsFile implements AutoCloseable {
   private TensorInfo floatingPoint(String name, String method) {
     TensorInfo t = info(name);
     if (!t.dtype().isFloating()) {
-      throw new CheckpointException(
-          path
-              + ": tensor '"
-              + name
-              + "' is "
-              + t.dtype()
-              + ", but "
-              + method
-              + "() reads F32, F16, BF16 and F64 tensors; use longs() for integer ones");
+      throw problem(
+          "tensor '%s' is %s, but %s() reads F32, F16, BF16 and F64 tensors; use longs() for"
+              + " integer ones",
+          name, t.dtype(), method);
     }
     return t;
   }
@@ -235,13 +211,9 @@ public final class SafetensorsFile implements AutoCloseable {
     long numel = t.numel();
     if (dest.remaining() < numel) {
       throw new IllegalArgumentException(
-          "tensor '"
-              + t.name()
-              + "' has "
-              + numel
-              + " elements but dest has "
-              + dest.remaining()
-              + " floats remaining");
+          String.format(
+              "tensor '%s' has %d elements but dest has %d floats remaining",
+              t.name(), numel, dest.remaining()));
     }
     int elementSize = t.dtype().byteSize();
     long chunkElements = Math.max(1, chunkBytes / elementSize);
@@ -316,9 +288,7 @@ public final class SafetensorsFile implements AutoCloseable {
       distance.put(candidate, editDistance(name, candidate));
     }
     return byName.keySet().stream()
-        .sorted(
-            Comparator.comparing((String c) -> distance.get(c))
-                .thenComparing(Comparator.naturalOrder()))
+        .sorted(Comparator.comparing((String n) -> distance.get(n)).thenComparing(n -> n))
         .limit(limit)
         .collect(Collectors.joining(", "));
   }
@@ -352,31 +322,25 @@ public final class SafetensorsFile implements AutoCloseable {
     if (fileSize < 8) {
       throw corrupt(
           file,
-          "the file is "
-              + fileSize
-              + " bytes, too short for the 8-byte header length; it is"
-              + " truncated");
+          "the file is %d bytes, too short for the 8-byte header length; it is truncated",
+          fileSize);
     }
     long headerLength = readFully(channel, 0, 8).getLong(0);
     if (headerLength < 0 || headerLength > MAX_HEADER_BYTES) {
       throw corrupt(
           file,
-          "header length "
-              + Long.toUnsignedString(headerLength)
-              + " is larger than the limit of "
-              + MAX_HEADER_BYTES
-              + " bytes; this is not a safetensors file or its first 8 bytes are damaged");
+          "header length %s is larger than the limit of %d bytes; this is not a safetensors file"
+              + " or its first 8 bytes are damaged",
+          Long.toUnsignedString(headerLength),
+          MAX_HEADER_BYTES);
     }
     if (8 + headerLength > fileSize) {
       throw corrupt(
           file,
-          "header length "
-              + headerLength
-              + " needs "
-              + (8 + headerLength)
-              + " bytes but the file has only "
-              + fileSize
-              + "; it is truncated");
+          "header length %d needs %d bytes but the file has only %d; it is truncated",
+          headerLength,
+          8 + headerLength,
+          fileSize);
     }
     String header = decodeUtf8(file, readFully(channel, 8, (int) headerLength));
     JsonObject root = parseHeaderJson(file, header);
@@ -419,35 +383,33 @@ public final class SafetensorsFile implements AutoCloseable {
           .decode(bytes)
           .toString();
     } catch (CharacterCodingException e) {
-      throw corrupt(file, "the header is not valid UTF-8 (" + e.getMessage() + ")");
+      throw corrupt(file, "the header is not valid UTF-8 (%s)", e.getMessage());
     }
   }
 
   private static JsonObject parseHeaderJson(Path file, String header) {
     if (JsonScan.tooDeep(header)) {
-      throw corrupt(file, "the header JSON nests deeper than " + JsonScan.MAX_DEPTH + " levels");
+      throw corrupt(file, "the header JSON nests deeper than %d levels", JsonScan.MAX_DEPTH);
     }
     JsonElement root;
     try {
       root = Json.Default.parseToJsonElement(header);
     } catch (IllegalArgumentException e) { // kotlinx's SerializationException is one
-      throw new CheckpointException(
-          file + ": the header is not valid JSON (" + firstLine(e.getMessage()) + "); " + FIX, e);
+      throw corrupt(file, "the header is not valid JSON (%s)", firstLine(e.getMessage()));
     }
     if (!(root instanceof JsonObject object)) {
-      throw corrupt(file, "the header must be a JSON object, was " + show(root));
+      throw corrupt(file, "the header must be a JSON object, was %s", show(root));
     }
     JsonScan.Duplicate duplicate = JsonScan.firstDuplicateKey(header);
+    if (duplicate != null && duplicate.topLevelKey() == null) {
+      throw corrupt(file, "tensor name '%s' appears twice in the header", duplicate.key());
+    }
     if (duplicate != null) {
       throw corrupt(
           file,
-          duplicate.topLevelKey() == null
-              ? "tensor name '" + duplicate.key() + "' appears twice in the header"
-              : "field '"
-                  + duplicate.key()
-                  + "' appears twice in the entry for '"
-                  + duplicate.topLevelKey()
-                  + "'");
+          "field '%s' appears twice in the entry for '%s'",
+          duplicate.key(),
+          duplicate.topLevelKey());
     }
     return object;
   }
@@ -458,17 +420,16 @@ public final class SafetensorsFile implements AutoCloseable {
       return metadata;
     }
     if (!(value instanceof JsonObject object)) {
-      throw corrupt(file, "__metadata__ must be an object of strings, was " + show(value));
+      throw corrupt(file, "__metadata__ must be an object of strings, was %s", show(value));
     }
     for (Map.Entry<String, JsonElement> entry : object.entrySet()) {
       String text = stringValue(entry.getValue());
       if (text == null) {
         throw corrupt(
             file,
-            "__metadata__ must map strings to strings, but '"
-                + entry.getKey()
-                + "' is "
-                + show(entry.getValue()));
+            "__metadata__ must map strings to strings, but '%s' is %s",
+            entry.getKey(),
+            show(entry.getValue()));
       }
       metadata.put(entry.getKey(), text);
     }
@@ -477,24 +438,30 @@ public final class SafetensorsFile implements AutoCloseable {
 
   private static TensorInfo parseTensor(
       Path file, String name, JsonElement value, long dataLength) {
-    String where = "tensor '" + name + "'";
     if (!(value instanceof JsonObject entry)) {
       throw corrupt(
           file,
-          where + ": entry must be an object {dtype, shape, data_offsets}, was " + show(value));
+          "tensor '%s': entry must be an object {dtype, shape, data_offsets}, was %s",
+          name,
+          show(value));
     }
-    String dtypeName = stringValue(require(file, where, entry, "dtype"));
+    String dtypeName = stringValue(require(file, name, entry, "dtype"));
     if (dtypeName == null) {
       throw corrupt(
           file,
-          where + ": dtype must be a string such as \"F32\", was " + show(entry.get("dtype")));
+          "tensor '%s': dtype must be a string such as \"F32\", was %s",
+          name,
+          show(entry.get("dtype")));
     }
     DType dtype = DType.parse(dtypeName, file, name);
 
-    JsonElement shapeJson = require(file, where, entry, "shape");
+    JsonElement shapeJson = require(file, name, entry, "shape");
     if (!(shapeJson instanceof JsonArray dims)) {
       throw corrupt(
-          file, where + ": shape must be a list of non-negative integers, was " + show(shapeJson));
+          file,
+          "tensor '%s': shape must be a list of non-negative integers, was %s",
+          name,
+          show(shapeJson));
     }
     long[] shape = new long[dims.size()];
     long numel = 1;
@@ -502,71 +469,70 @@ public final class SafetensorsFile implements AutoCloseable {
       String digits = integerLiteral(dims.get(i));
       if (digits == null) {
         throw corrupt(
-            file, where + ": shape must be a list of non-negative integers, was " + show(dims));
+            file,
+            "tensor '%s': shape must be a list of non-negative integers, was %s",
+            name,
+            show(dims));
       }
       if (digits.startsWith("-") && !digits.equals("-0")) {
         throw corrupt(
-            file, where + ": shape " + show(dims) + " has a negative dimension " + digits);
+            file, "tensor '%s': shape %s has a negative dimension %s", name, show(dims), digits);
       }
       shape[i] = parseNonNegative(digits);
       if (shape[i] < 0) {
         throw corrupt(
-            file, where + ": shape " + show(dims) + " has dimension " + digits + ", above 2^63-1");
+            file, "tensor '%s': shape %s has dimension %s, above 2^63-1", name, show(dims), digits);
       }
       numel = multiplyOrNegative(numel, shape[i]);
       if (numel < 0) {
-        throw corrupt(file, where + ": shape " + show(dims) + " has more than 2^63-1 elements");
+        throw corrupt(
+            file, "tensor '%s': shape %s has more than 2^63-1 elements", name, show(dims));
       }
     }
     long expectedBytes = multiplyOrNegative(numel, dtype.byteSize());
     if (expectedBytes < 0) {
       throw corrupt(
-          file, where + ": shape " + show(dims) + " of " + dtype + " is more than 2^63-1 bytes");
+          file, "tensor '%s': shape %s of %s is more than 2^63-1 bytes", name, show(dims), dtype);
     }
 
-    JsonElement offsetsJson = require(file, where, entry, "data_offsets");
+    JsonElement offsets = require(file, name, entry, "data_offsets");
     long begin = -1;
     long end = -1;
-    if (offsetsJson instanceof JsonArray offsets && offsets.size() == 2) {
-      String beginDigits = integerLiteral(offsets.get(0));
-      String endDigits = integerLiteral(offsets.get(1));
+    if (offsets instanceof JsonArray pair && pair.size() == 2) {
+      String beginDigits = integerLiteral(pair.get(0));
+      String endDigits = integerLiteral(pair.get(1));
       begin = beginDigits == null ? -1 : parseNonNegative(beginDigits);
       end = endDigits == null ? -1 : parseNonNegative(endDigits);
     }
     if (begin < 0 || end < 0) {
       throw corrupt(
           file,
-          where
-              + ": data_offsets must be two non-negative integers [begin, end], was "
-              + show(offsetsJson));
+          "tensor '%s': data_offsets must be two non-negative integers [begin, end], was %s",
+          name,
+          show(offsets));
     }
     if (begin > end) {
-      throw corrupt(file, where + ": data_offsets " + show(offsetsJson) + " has begin after end");
+      throw corrupt(file, "tensor '%s': data_offsets %s has begin after end", name, show(offsets));
     }
     if (end > dataLength) {
       throw corrupt(
           file,
-          where
-              + ": data_offsets "
-              + show(offsetsJson)
-              + " end past the data section, which has "
-              + dataLength
-              + " bytes; the file is truncated or the offsets are wrong");
+          "tensor '%s': data_offsets %s end past the data section, which has %d bytes; the file is"
+              + " truncated or the offsets are wrong",
+          name,
+          show(offsets),
+          dataLength);
     }
     if (end - begin != expectedBytes) {
       throw corrupt(
           file,
-          where
-              + ": "
-              + dtype
-              + " "
-              + show(dims)
-              + " needs "
-              + expectedBytes
-              + " bytes but data_offsets "
-              + show(offsetsJson)
-              + " span "
-              + (end - begin));
+          "tensor '%s': %s %s needs %d bytes but data_offsets %s span %d",
+          name,
+          dtype,
+          show(dims),
+          expectedBytes,
+          show(offsets),
+          end - begin);
     }
     return new TensorInfo(name, dtype, shape, begin, end);
   }
@@ -577,60 +543,54 @@ public final class SafetensorsFile implements AutoCloseable {
     TensorInfo previous = null;
     for (TensorInfo t : sorted) {
       if (t.begin() > expectedBegin) {
+        String before =
+            previous == null
+                ? "the start of the data section"
+                : String.format("tensor '%s' (ends at byte %d)", previous.name(), previous.end());
         throw corrupt(
             file,
-            (t.begin() - expectedBegin)
-                + " unused bytes between "
-                + (previous == null
-                    ? "the start of the data section"
-                    : "tensor '" + previous.name() + "' (ends at byte " + previous.end() + ")")
-                + " and tensor '"
-                + t.name()
-                + "' (data_offsets ["
-                + t.begin()
-                + ", "
-                + t.end()
-                + "]); tensors must be packed without gaps");
+            "%d unused bytes between %s and tensor '%s' (data_offsets [%d, %d]); tensors must be"
+                + " packed without gaps",
+            t.begin() - expectedBegin,
+            before,
+            t.name(),
+            t.begin(),
+            t.end());
       }
       if (t.begin() < expectedBegin) {
         throw corrupt(
             file,
-            "tensor '"
-                + t.name()
-                + "' (data_offsets ["
-                + t.begin()
-                + ", "
-                + t.end()
-                + "]) overlaps tensor '"
-                + previous.name()
-                + "' (data_offsets ["
-                + previous.begin()
-                + ", "
-                + previous.end()
-                + "])");
+            "tensor '%s' (data_offsets [%d, %d]) overlaps tensor '%s' (data_offsets [%d, %d])",
+            t.name(),
+            t.begin(),
+            t.end(),
+            previous.name(),
+            previous.begin(),
+            previous.end());
       }
       expectedBegin = t.end();
       previous = t;
     }
     if (expectedBegin != dataLength) {
+      String last =
+          previous == null
+              ? "the header lists no tensors"
+              : String.format(
+                  "the last tensor '%s' ends at byte %d", previous.name(), previous.end());
       throw corrupt(
           file,
-          "the data section has "
-              + dataLength
-              + " bytes but "
-              + (previous == null
-                  ? "the header lists no tensors"
-                  : "the last tensor '" + previous.name() + "' ends at byte " + previous.end())
-              + "; "
-              + (dataLength - expectedBegin)
-              + " trailing bytes belong to no tensor");
+          "the data section has %d bytes but %s; %d trailing bytes belong to no tensor",
+          dataLength,
+          last,
+          dataLength - expectedBegin);
     }
   }
 
-  private static JsonElement require(Path file, String where, JsonObject entry, String field) {
+  private static JsonElement require(Path file, String name, JsonObject entry, String field) {
     JsonElement value = entry.get(field);
     if (value == null) {
-      throw corrupt(file, where + ": missing field '" + field + "' (entry is " + show(entry) + ")");
+      throw corrupt(
+          file, "tensor '%s': missing field '%s' (entry is %s)", name, field, show(entry));
     }
     return value;
   }
@@ -697,8 +657,13 @@ public final class SafetensorsFile implements AutoCloseable {
     return line.length() <= 200 ? line : line.substring(0, 197) + "...";
   }
 
-  private static CheckpointException corrupt(Path file, String problem) {
-    return new CheckpointException(file + ": " + problem + "; " + FIX);
+  private CheckpointException problem(String format, Object... args) {
+    return new CheckpointException(path + ": " + String.format(Locale.ROOT, format, args));
+  }
+
+  private static CheckpointException corrupt(Path file, String format, Object... args) {
+    return new CheckpointException(
+        file + ": " + String.format(Locale.ROOT, format, args) + "; " + FIX);
   }
 
   private static void closeQuietly(FileChannel channel) {

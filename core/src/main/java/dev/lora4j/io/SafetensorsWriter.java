@@ -42,13 +42,9 @@ public final class SafetensorsWriter {
       long expectedBytes = Math.multiplyExact(numel, dtype.byteSize());
       if (data.remaining() != expectedBytes) {
         throw new IllegalArgumentException(
-            dtype
-                + " "
-                + Arrays.toString(shape)
-                + " needs "
-                + expectedBytes
-                + " bytes, data has "
-                + data.remaining());
+            String.format(
+                "%s %s needs %d bytes, data has %d",
+                dtype, Arrays.toString(shape), expectedBytes, data.remaining()));
       }
       data = data.duplicate().order(ByteOrder.LITTLE_ENDIAN);
     }

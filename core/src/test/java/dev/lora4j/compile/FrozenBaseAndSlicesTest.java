@@ -49,7 +49,7 @@ class FrozenBaseAndSlicesTest {
       }
       List<WeightVariable> trainable = model.trainableVariables();
       float[] adapterBefore = model.read(trainable.get(0));
-      Op step = sgdStep(model, 0.5f);
+      Op step = sgdStep(model, 0.05f);
       float lossBefore = model.loss(ids);
       for (int i = 0; i < 3; i++) {
         try (TInt32 input = CompiledModel.idsTensor(ids)) {
