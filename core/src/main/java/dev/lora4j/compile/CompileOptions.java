@@ -9,9 +9,21 @@ package dev.lora4j.compile;
  * @param xla XLA auto-clustering on the CPU (`cpu_global_jit`): faster steps, slower first step
  * @param intraOpThreads 0 lets TensorFlow choose (all cores)
  * @param seed seeds the adapter init (A) and dropout
+ * @param precision F32, or BF16: the base projections and the head multiply in bfloat16 (AMX on
+ *     this CPU), while adapters, norms, softmax and the loss stay float32
  */
 public record CompileOptions(
-    Device device, boolean xla, int intraOpThreads, int interOpThreads, long seed) {
+    Device device,
+    boolean xla,
+    int intraOpThreads,
+    int interOpThreads,
+    long seed,
+    Precision precision) {
+
+  public enum Precision {
+    F32,
+    BF16
+  }
 
   public enum Device {
     CPU,
@@ -19,18 +31,26 @@ public record CompileOptions(
   }
 
   public static CompileOptions defaults() {
-    return new CompileOptions(Device.CPU, false, 0, 0, 42L);
+    return new CompileOptions(Device.CPU, false, 0, 0, 42L, Precision.F32);
   }
 
   public CompileOptions withDevice(Device device) {
-    return new CompileOptions(device, xla, intraOpThreads, interOpThreads, seed);
+    return new CompileOptions(device, xla, intraOpThreads, interOpThreads, seed, precision);
   }
 
   public CompileOptions withXla(boolean xla) {
-    return new CompileOptions(device, xla, intraOpThreads, interOpThreads, seed);
+    return new CompileOptions(device, xla, intraOpThreads, interOpThreads, seed, precision);
+  }
+
+  public CompileOptions withPrecision(Precision precision) {
+    return new CompileOptions(device, xla, intraOpThreads, interOpThreads, seed, precision);
+  }
+
+  public CompileOptions withThreads(int intraOp, int interOp) {
+    return new CompileOptions(device, xla, intraOp, interOp, seed, precision);
   }
 
   public CompileOptions withSeed(long seed) {
-    return new CompileOptions(device, xla, intraOpThreads, interOpThreads, seed);
+    return new CompileOptions(device, xla, intraOpThreads, interOpThreads, seed, precision);
   }
 }

@@ -3,6 +3,7 @@ package dev.lora4j.compile;
 import dev.lora4j.model.Architecture;
 import dev.lora4j.model.Checkpoint;
 import dev.lora4j.model.Projection;
+import dev.lora4j.model.ProjectionHook;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -25,6 +26,7 @@ import org.tensorflow.proto.GPUOptions;
 import org.tensorflow.proto.GraphOptions;
 import org.tensorflow.proto.OptimizerOptions;
 import org.tensorflow.proto.RewriterConfig;
+import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TBool;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
@@ -146,9 +148,20 @@ public final class ModelCompiler {
     }
     Placeholder<TInt32> inputIds =
         tf.withName("input_ids").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
+    ProjectionHook hook =
+        new ProjectionHook() {
+          @Override
+          public Operand<TFloat32> project(Projection p, Operand<TFloat32> x) {
+            return projectWithAdapter(p, x);
+          }
+
+          @Override
+          public Operand<TFloat32> head(Ops ops, Operand<TFloat32> rows, Operand<TFloat32> weight) {
+            return matMul(rows, weight, true);
+          }
+        };
     Operand<TFloat32> logits =
-        architecture.logits(
-            tf, inputIds, key -> baseWeights.get(key).variable(), this::projectWithAdapter);
+        architecture.logits(tf, inputIds, key -> baseWeights.get(key).variable(), hook);
     Loss loss = buildLoss(logits, inputIds);
     Session session = new Session(graph, sessionConfig());
     CompiledModel model =
@@ -213,9 +226,7 @@ public final class ModelCompiler {
   /** The hook the architecture calls for every projection: base, plus an adapter if targeted. */
   private Operand<TFloat32> projectWithAdapter(Projection p, Operand<TFloat32> x) {
     Operand<TFloat32> weight = baseWeights.get(p.weightKey()).variable();
-    Operand<TFloat32> out =
-        tf.linalg.matMul(
-            x, weight, MatMul.transposeB(p.layout() == Projection.Layout.LINEAR)); // [N, out]
+    Operand<TFloat32> out = matMul(x, weight, p.layout() == Projection.Layout.LINEAR); // [N, out]
     if (p.bias()) {
       out = tf.nn.biasAdd(out, baseWeights.get(p.biasKey()).variable());
     }
@@ -259,6 +270,20 @@ public final class ModelCompiler {
     WeightVariable a = variable(prefix + ".lora_A.weight", new long[] {spec.rank(), p.in()});
     WeightVariable b = variable(prefix + ".lora_B.weight", new long[] {size, spec.rank()});
     return new AdapterModule.Part(slice, offset, size, a, b);
+  }
+
+  /** A frozen-weight matmul in the compute precision; bf16 products come back as float32. */
+  private Operand<TFloat32> matMul(
+      Operand<TFloat32> x, Operand<TFloat32> weight, boolean transposeWeight) {
+    if (options.precision() == CompileOptions.Precision.F32) {
+      return tf.linalg.matMul(x, weight, MatMul.transposeB(transposeWeight));
+    }
+    Operand<TBfloat16> product =
+        tf.linalg.matMul(
+            tf.dtypes.cast(x, TBfloat16.class),
+            tf.dtypes.cast(weight, TBfloat16.class),
+            MatMul.transposeB(transposeWeight));
+    return tf.dtypes.cast(product, TFloat32.class);
   }
 
   /** scale * (x A^T) B^T, in PEFT's order: result + lora_B(lora_A(dropout(x))) * scaling. */

@@ -121,6 +121,6 @@ public final class Gpt2 implements Architecture {
             w.weight("transformer.ln_f.bias"),
             config.layerNormEpsilon());
     String head = config.tiedEmbeddings() ? "transformer.wte.weight" : "lm_head.weight";
-    return ops.head(h, w.weight(head), config.vocabSize());
+    return ops.head(h, w.weight(head), config.vocabSize(), hook);
   }
 }

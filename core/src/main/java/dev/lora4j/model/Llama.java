@@ -95,6 +95,6 @@ public final class Llama implements Architecture {
     }
     h = ops.rmsNorm(h, w.weight("model.norm.weight"), eps);
     String head = config.tiedEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight";
-    return ops.head(h, w.weight(head), config.vocabSize());
+    return ops.head(h, w.weight(head), config.vocabSize(), hook);
   }
 }

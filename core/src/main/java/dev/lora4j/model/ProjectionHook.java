@@ -1,6 +1,8 @@
 package dev.lora4j.model;
 
 import org.tensorflow.Operand;
+import org.tensorflow.op.Ops;
+import org.tensorflow.op.linalg.MatMul;
 import org.tensorflow.types.TFloat32;
 
 /**
@@ -14,4 +16,12 @@ public interface ProjectionHook {
    * @return output rows [N, out]
    */
   Operand<TFloat32> project(Projection projection, Operand<TFloat32> x);
+
+  /**
+   * The output head: rows [N, d] times the (tied or untied) head weight [V, d] transposed. The
+   * compiler overrides it to choose the compute precision.
+   */
+  default Operand<TFloat32> head(Ops tf, Operand<TFloat32> rows, Operand<TFloat32> weight) {
+    return tf.linalg.matMul(rows, weight, MatMul.transposeB(true));
+  }
 }

@@ -3,7 +3,6 @@ package dev.lora4j.model;
 import java.util.Arrays;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
-import org.tensorflow.op.linalg.MatMul;
 import org.tensorflow.op.math.Mean;
 import org.tensorflow.op.train.BatchMatMul;
 import org.tensorflow.types.TFloat32;
@@ -165,9 +164,10 @@ final class TransformerOps {
     return tf.train.batchMatMul(probs, v, TFloat32.class);
   }
 
-  /** [N, d] x [V, d]^T: the (tied or untied) output head. */
-  Operand<TFloat32> head(Operand<TFloat32> rows, Operand<TFloat32> weight, int vocab) {
-    Operand<TFloat32> logits = tf.linalg.matMul(rows, weight, MatMul.transposeB(true));
+  /** [N, d] x [V, d]^T through the hook: the (tied or untied) output head, as [B, T, V]. */
+  Operand<TFloat32> head(
+      Operand<TFloat32> rows, Operand<TFloat32> weight, int vocab, ProjectionHook hook) {
+    Operand<TFloat32> logits = hook.head(tf, rows, weight);
     return tf.withName("logits").reshape(logits, dims(batch, time, vocab));
   }
 
