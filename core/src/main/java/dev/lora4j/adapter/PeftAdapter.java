@@ -325,15 +325,36 @@ public final class PeftAdapter {
       throw new IllegalArgumentException("the model has no adapter to save");
     }
     boolean rsLora = model.adapters().values().stream().anyMatch(m -> m.spec().rsLora());
+    Map<String, Double> scales = new LinkedHashMap<>();
+    for (AdapterModule module : model.adapters().values()) {
+      scales.put(module.spec().module(), module.spec().scale());
+    }
+    boolean conv1d =
+        model.architecture().projections().stream()
+            .anyMatch(p -> p.layout() == Projection.Layout.CONV1D);
+    double dropout = model.adapters().values().iterator().next().spec().dropout();
+    return write(dir, factors, scales, rsLora, conv1d, dropout, baseModelName);
+  }
+
+  /**
+   * Writes factors and their scales as a PEFT directory. PEFT recomputes each scale from r and
+   * alpha, so alpha is chosen to give the same scale; values that differ from the most common ones
+   * go into rank_pattern / alpha_pattern, keyed by the escaped module path.
+   */
+  public static PeftAdapter write(
+      Path dir,
+      Map<String, LoraFactors> factors,
+      Map<String, Double> scales,
+      boolean rsLora,
+      boolean fanInFanOut,
+      double dropout,
+      String baseModelName) {
     Map<String, Double> alphas = new LinkedHashMap<>();
     Map<String, Integer> ranks = new LinkedHashMap<>();
-    for (AdapterModule module : model.adapters().values()) {
-      int rank = factors.get(module.spec().module()).rank();
-      double scale = module.spec().scale();
-      // PEFT recomputes the scale from r and alpha: pick alpha so it comes out the same.
-      double alpha = rsLora ? scale * Math.sqrt(rank) : scale * rank;
-      ranks.put(module.spec().module(), rank);
-      alphas.put(module.spec().module(), alpha);
+    for (LoraFactors f : factors.values()) {
+      double scale = scales.get(f.module());
+      ranks.put(f.module(), f.rank());
+      alphas.put(f.module(), rsLora ? scale * Math.sqrt(f.rank()) : scale * f.rank());
     }
     int commonRank = mostCommon(ranks.values());
     double commonAlpha = mostCommon(alphas.values());
@@ -344,14 +365,10 @@ public final class PeftAdapter {
       if (ranks.get(module) != commonRank) {
         rankPattern.put(key, ranks.get(module));
       }
-      if (alphas.get(module) != commonAlpha) {
+      if (!alphas.get(module).equals(commonAlpha)) {
         alphaPattern.put(key, alphas.get(module));
       }
     }
-    boolean conv1d =
-        model.architecture().projections().stream()
-            .anyMatch(p -> p.layout() == Projection.Layout.CONV1D);
-    double dropout = model.adapters().values().iterator().next().spec().dropout();
     PeftLoraConfig config =
         new PeftLoraConfig(
             "LORA",
@@ -362,7 +379,7 @@ public final class PeftAdapter {
             dropout,
             TargetModules.names(new ArrayList<>(factors.keySet())),
             null,
-            conv1d,
+            fanInFanOut,
             "none",
             rsLora,
             false,
