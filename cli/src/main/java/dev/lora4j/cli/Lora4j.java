@@ -9,7 +9,12 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     version = "lora4j 0.1.0",
     description = "LoRA fine-tuning for the JVM on TensorFlow Java.",
-    subcommands = {LogitsCommand.class, MergeCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {
+      LogitsCommand.class,
+      MergeCommand.class,
+      TrainCommand.class,
+      CommandLine.HelpCommand.class
+    })
 public final class Lora4j {
 
   public static void main(String[] args) {

@@ -48,6 +48,103 @@ public final class LoraTargets {
     return specs;
   }
 
+  /**
+   * Resolves command-line target patterns: `all-linear`; a name suffix (`c_attn`, `mlp.c_proj`,
+   * PEFT's list rule); a full-match regex when the pattern has regex characters
+   * (`model\.layers\.[0-3]\..*_proj`); each optionally followed by slices of a fused projection in
+   * brackets (`c_attn[q,v]`). Later patterns override earlier ones for the same module.
+   */
+  public static List<LoraModuleSpec> fromPatterns(
+      List<String> patterns,
+      int rank,
+      double alpha,
+      boolean rsLora,
+      double dropout,
+      LoraModuleSpec.LoraInit init,
+      List<Projection> projections) {
+    if (patterns.isEmpty()) {
+      throw new IllegalArgumentException(
+          "no --target given; name the projections to adapt, e.g. --target c_attn[q,v] or"
+              + " --target q_proj --target v_proj, or --target all-linear");
+    }
+    java.util.Map<String, LoraModuleSpec> chosen = new java.util.LinkedHashMap<>();
+    double scale = rsLora ? alpha / Math.sqrt(rank) : alpha / rank;
+    for (String raw : patterns) {
+      String pattern = raw.trim();
+      List<String> slices = List.of();
+      java.util.regex.Matcher sliced =
+          java.util.regex.Pattern.compile("^(.*)\\[([a-z,\\s]+)\\]$").matcher(pattern);
+      if (sliced.matches() && !sliced.group(1).isEmpty()) {
+        pattern = sliced.group(1);
+        slices = java.util.Arrays.stream(sliced.group(2).split(",")).map(String::trim).toList();
+      }
+      java.util.function.Predicate<String> matches = matcher(pattern, raw);
+      int matched = 0;
+      for (Projection p : projections) {
+        if (!matches.test(p.name())) {
+          continue;
+        }
+        matched++;
+        if (!slices.isEmpty()) {
+          for (String slice : slices) {
+            if (p.slice(slice) == null) {
+              throw new IllegalArgumentException(
+                  "target '"
+                      + raw
+                      + "': "
+                      + p.name()
+                      + " has no slice '"
+                      + slice
+                      + "'; "
+                      + (p.slices().isEmpty()
+                          ? "only fused projections (GPT-2's c_attn: q, k, v) have slices"
+                          : "its slices are "
+                              + p.slices().stream().map(Projection.Slice::name).toList()));
+            }
+          }
+        }
+        chosen.put(
+            p.name(),
+            new LoraModuleSpec(p.name(), rank, alpha, scale, dropout, init, slices, rsLora));
+      }
+      if (matched == 0) {
+        throw new IllegalArgumentException(
+            "target '"
+                + raw
+                + "' matches no projection of this model. "
+                + describeNames(projections, pattern));
+      }
+    }
+    List<LoraModuleSpec> ordered = new ArrayList<>();
+    for (Projection p : projections) {
+      if (chosen.containsKey(p.name())) {
+        ordered.add(chosen.get(p.name()));
+      }
+    }
+    return ordered;
+  }
+
+  private static java.util.function.Predicate<String> matcher(String pattern, String raw) {
+    if (pattern.equals("all-linear")) {
+      return name -> true;
+    }
+    if (pattern.matches(".*[\\\\^$*+?()\\[\\]{}|].*")) {
+      java.util.regex.Pattern regex;
+      try {
+        regex = java.util.regex.Pattern.compile(pattern);
+      } catch (java.util.regex.PatternSyntaxException e) {
+        throw new IllegalArgumentException(
+            "target '"
+                + raw
+                + "' is not a valid regex: "
+                + e.getDescription()
+                + " (a plain name such as q_proj is matched as a suffix)");
+      }
+      return name -> regex.matcher(name).matches();
+    }
+    return name -> name.equals(pattern) || name.endsWith("." + pattern);
+  }
+
   /** Rank must be between 1 and min(in, out) of the adapted module (or slice). */
   public static void checkRank(Projection p, int rank, int out) {
     int max = Math.min(p.in(), out);

@@ -1,0 +1,107 @@
+package dev.lora4j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lora4j.adapter.LoraFactors;
+import dev.lora4j.adapter.PeftAdapter;
+import dev.lora4j.io.JsonFields;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** `lora4j train` on pre-tokenized rows reproduces the reference's three AdamW steps. */
+class TrainCommandTest {
+  @TempDir Path tmp;
+
+  /** Writes the case's training batch as pre-tokenized JSONL rows. */
+  static Path tokenizedRows(Path caseDir, Path tmp) throws Exception {
+    int[][] ids = LogitsCommand.readIds(caseDir.resolve("train/batch.json"));
+    List<String> lines = new ArrayList<>();
+    for (int[] row : ids) {
+      lines.add("{\"input_ids\": " + java.util.Arrays.toString(row) + "}");
+    }
+    Path file = tmp.resolve("rows.jsonl");
+    Files.write(file, lines);
+    return file;
+  }
+
+  @Test
+  void threeStepsFromTheInitialAdapterEqualTheReference() throws Exception {
+    Path dir = LogitsCommandTest.conformance("gpt2-tiny");
+    Path data = tokenizedRows(dir, tmp);
+    int seqLen = LogitsCommand.readIds(dir.resolve("train/batch.json"))[0].length;
+    Path out = tmp.resolve("run");
+    int code =
+        Lora4j.run(
+            "train",
+            "--model",
+            dir.toString(),
+            "--data",
+            data.toString(),
+            "--init-adapter",
+            dir.resolve("train/adapter_init").toString(),
+            "--out",
+            out.toString(),
+            "--steps",
+            "3",
+            "--batch-size",
+            "2",
+            "--seq-len",
+            String.valueOf(seqLen),
+            "--lr",
+            "2e-3",
+            "--weight-decay",
+            "0.05",
+            "--betas",
+            "0.9,0.999",
+            "--eps",
+            "1e-8",
+            "--schedule",
+            "constant",
+            "--no-shuffle",
+            "--validation-split",
+            "0");
+    assertEquals(0, code);
+    PeftAdapter got = PeftAdapter.load(out.resolve("adapter"));
+    PeftAdapter want = PeftAdapter.load(dir.resolve("train/adapter_step3"));
+    double diff = 0;
+    double norm = 0;
+    for (LoraFactors w : want.modules().values()) {
+      LoraFactors g = got.modules().get(w.module());
+      for (int i = 0; i < w.a().length; i++) {
+        diff += Math.pow(g.a()[i] - w.a()[i], 2);
+        norm += Math.pow(w.a()[i], 2);
+      }
+      for (int i = 0; i < w.b().length; i++) {
+        diff += Math.pow(g.b()[i] - w.b()[i], 2);
+        norm += Math.pow(w.b()[i], 2);
+      }
+    }
+    assertTrue(Math.sqrt(diff / norm) <= 1e-5, "relative L2 " + Math.sqrt(diff / norm));
+    JsonFields report = JsonFields.parse(out.resolve("report.json"));
+    assertEquals(3, report.requireInt("steps"));
+    assertTrue(Files.isDirectory(out.resolve("checkpoints/step-00000003")));
+    // The same --out without --resume is refused; nothing is lost.
+    assertEquals(
+        1,
+        Lora4j.run(
+            "train",
+            "--model",
+            dir.toString(),
+            "--data",
+            data.toString(),
+            "--out",
+            out.toString(),
+            "--steps",
+            "1",
+            "--target",
+            "c_attn",
+            "--seq-len",
+            String.valueOf(seqLen)));
+    assertTrue(Files.isDirectory(out.resolve("checkpoints/step-00000003")));
+  }
+}
