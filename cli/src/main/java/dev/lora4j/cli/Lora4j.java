@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
       LogitsCommand.class,
       MergeCommand.class,
       TrainCommand.class,
+      BenchCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Lora4j {

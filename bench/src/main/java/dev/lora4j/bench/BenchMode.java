@@ -1,0 +1,157 @@
+package dev.lora4j.bench;
+
+import dev.lora4j.compile.CompileOptions;
+import dev.lora4j.compile.CompiledModel;
+import dev.lora4j.compile.LoraModuleSpec;
+import dev.lora4j.compile.ModelCompiler;
+import dev.lora4j.compile.WeightVariable;
+import dev.lora4j.model.Checkpoint;
+import dev.lora4j.model.Projection;
+import dev.lora4j.model.RandomCheckpoint;
+import dev.lora4j.train.OptimizerConfig;
+import dev.lora4j.train.ScheduleConfig;
+import dev.lora4j.train.TrainingGraph;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * Measures one mode (forward, full, lora) of one config in this JVM and prints one JSON line; the
+ * runner starts a JVM per mode so memory figures do not mix.
+ */
+public final class BenchMode {
+  private BenchMode() {}
+
+  /** A random checkpoint for the config, written once under cacheDir. */
+  public static Path checkpoint(BenchConfig config, Path cacheDir) {
+    Path dir = cacheDir.resolve("bench-" + config.name().toLowerCase());
+    if (!Files.isRegularFile(dir.resolve("config.json"))) {
+      RandomCheckpoint.write(dir, config.model, 1234);
+    }
+    return dir;
+  }
+
+  /** LoRA r 8, alpha 16 on the q and v slices of every c_attn (the LoRA paper's GPT-2 setup). */
+  public static List<LoraModuleSpec> qvSpecs(List<Projection> projections, int rank) {
+    List<LoraModuleSpec> specs = new ArrayList<>();
+    for (Projection p : projections) {
+      if (p.name().endsWith("attn.c_attn")) {
+        specs.add(
+            new LoraModuleSpec(
+                p.name(),
+                rank,
+                2.0 * rank,
+                2.0,
+                0,
+                LoraModuleSpec.LoraInit.KAIMING_UNIFORM,
+                List.of("q", "v")));
+      }
+    }
+    return specs;
+  }
+
+  public static BenchResult run(
+      BenchConfig config,
+      String mode,
+      CompileOptions.Precision precision,
+      boolean xla,
+      Path cacheDir,
+      int seqLen,
+      int rank)
+      throws IOException {
+    Path dir = checkpoint(config, cacheDir);
+    int[][] ids = new int[config.batch][seqLen];
+    SplittableRandom random = new SplittableRandom(7);
+    for (int[] row : ids) {
+      for (int t = 0; t < row.length; t++) {
+        row[t] = random.nextInt(config.model.vocabSize());
+      }
+    }
+    float[][] mask = new float[config.batch][seqLen - 1];
+    for (float[] row : mask) {
+      Arrays.fill(row, 1f);
+    }
+    CompileOptions options = CompileOptions.defaults().withPrecision(precision).withXla(xla);
+    try (Checkpoint checkpoint = Checkpoint.open(dir)) {
+      List<LoraModuleSpec> specs =
+          mode.equals("lora") ? qvSpecs(checkpoint.architecture().projections(), rank) : List.of();
+      try (CompiledModel model = ModelCompiler.compile(checkpoint, specs, options)) {
+        long total = checkpoint.architecture().parameterCount();
+        long trainable;
+        Runnable step;
+        if (mode.equals("forward")) {
+          trainable = 0;
+          step = () -> model.loss(ids);
+        } else {
+          List<WeightVariable> params =
+              mode.equals("full")
+                  ? List.copyOf(model.baseWeights().values())
+                  : model.trainableVariables();
+          trainable = params.stream().mapToLong(WeightVariable::numel).sum();
+          int steps = 3 + config.measuredSteps;
+          TrainingGraph graph =
+              new TrainingGraph(
+                  model,
+                  params,
+                  OptimizerConfig.adamW(1e-4, 0.01),
+                  ScheduleConfig.constant(),
+                  steps + 1,
+                  null,
+                  1);
+          step = () -> graph.step(List.<int[][]>of(ids), List.<float[][]>of(mask), 0);
+        }
+        for (int i = 0; i < 3; i++) {
+          step.run(); // warm-up: graph optimisation, XLA compilation, allocator growth
+        }
+        double[] millis = new double[config.measuredSteps];
+        for (int i = 0; i < millis.length; i++) {
+          long t0 = System.nanoTime();
+          step.run();
+          millis[i] = (System.nanoTime() - t0) / 1e6;
+        }
+        double[] sorted = millis.clone();
+        Arrays.sort(sorted);
+        double median = sorted[sorted.length / 2];
+        return new BenchResult(
+            config.name(),
+            mode,
+            precision.name().toLowerCase(),
+            xla,
+            median,
+            sorted[0],
+            config.batch * seqLen / (median / 1000),
+            peakRssMb(),
+            total + (mode.equals("lora") ? trainable : 0),
+            trainable,
+            millis.length);
+      }
+    }
+  }
+
+  static double peakRssMb() throws IOException {
+    for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+      if (line.startsWith("VmHWM:")) {
+        return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024.0;
+      }
+    }
+    return -1;
+  }
+
+  /** args: config mode precision xla cacheDir seqLen rank */
+  public static void main(String[] args) throws IOException {
+    BenchResult r =
+        run(
+            BenchConfig.valueOf(args[0]),
+            args[1],
+            CompileOptions.Precision.valueOf(args[2].toUpperCase()),
+            Boolean.parseBoolean(args[3]),
+            Path.of(args[4]),
+            Integer.parseInt(args[5]),
+            Integer.parseInt(args[6]));
+    System.out.println(r.toJson());
+  }
+}

@@ -1,0 +1,85 @@
+package dev.lora4j.cli;
+
+import dev.lora4j.bench.BenchConfig;
+import dev.lora4j.bench.BenchRunner;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** `lora4j bench`: step time, throughput and peak memory, each mode in its own JVM. */
+@Command(
+    name = "bench",
+    mixinStandardHelpOptions = true,
+    description = {
+      "Benchmarks forward passes, full fine-tuning and LoRA steps on a GPT-2-layout model with"
+          + " random weights, each mode in its own JVM, and prints one line per mode and the"
+          + " ratios measured in this run. Configs match the PyTorch reference: A (4 layers, d 256,"
+          + " vocab 5000, seq 128, batch 8) and B (GPT-2 small, seq 128, batch 4)."
+    })
+final class BenchCommand implements Callable<Integer> {
+  @Option(
+      names = "--config",
+      defaultValue = "A",
+      description = "A or B. Default: ${DEFAULT-VALUE}.")
+  BenchConfig config;
+
+  @Option(
+      names = "--modes",
+      defaultValue = "forward,full,lora",
+      split = ",",
+      description = "Default: ${DEFAULT-VALUE}.")
+  List<String> modes;
+
+  @Option(
+      names = "--precision",
+      defaultValue = "f32",
+      split = ",",
+      description = "f32, bf16 or both (f32,bf16). Default: ${DEFAULT-VALUE}.")
+  List<String> precisions;
+
+  @Option(names = "--xla", description = "XLA auto-clustering.")
+  boolean xla;
+
+  @Option(names = "--seq-len", description = "Sequence length (default: the config's 128).")
+  Integer seqLen;
+
+  @Option(
+      names = "--rank",
+      defaultValue = "8",
+      description = "LoRA rank on c_attn[q,v]. Default: ${DEFAULT-VALUE}.")
+  int rank;
+
+  @Option(names = "--json", description = "JSON lines only.")
+  boolean json;
+
+  @Option(
+      names = "--cache",
+      defaultValue = "runs/bench-cache",
+      description = "Where random checkpoints are kept. Default: ${DEFAULT-VALUE}.")
+  Path cache;
+
+  @Override
+  public Integer call() throws Exception {
+    for (String mode : modes) {
+      if (!List.of("forward", "full", "lora").contains(mode)) {
+        throw new IllegalArgumentException("--modes takes forward, full, lora; got '" + mode + "'");
+      }
+    }
+    for (String p : precisions) {
+      CliParsing.precision(p);
+    }
+    BenchRunner.run(
+        config,
+        modes,
+        precisions,
+        xla,
+        cache,
+        seqLen == null ? config.seqLen : seqLen,
+        rank,
+        System.out,
+        json);
+    return 0;
+  }
+}
