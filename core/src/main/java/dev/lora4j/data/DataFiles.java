@@ -7,7 +7,11 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
 import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
@@ -35,19 +39,14 @@ final class DataFiles {
 
   static String readText(Path file) {
     StringBuilder text = new StringBuilder();
-    int[] lines = {0};
     read(
         file,
         reader -> {
           char[] buffer = new char[1 << 16];
           for (int n; (n = reader.read(buffer)) > 0; ) {
             text.append(buffer, 0, n);
-            for (int i = 0; i < n; i++) {
-              lines[0] += buffer[i] == '\n' ? 1 : 0;
-            }
           }
-        },
-        lines);
+        });
     return text.toString();
   }
 
@@ -59,25 +58,23 @@ final class DataFiles {
           for (String line; (line = reader.readLine()) != null; ) {
             action.accept(++lineNumber[0], line);
           }
-        },
-        lineNumber);
+        });
   }
 
   /** The first line with something other than whitespace, or null when there is none. */
   static Line firstNonBlankLine(Path file) {
     Line[] found = {null};
-    int[] lineNumber = {0};
     read(
         file,
         reader -> {
+          int number = 0;
           for (String line; found[0] == null && (line = reader.readLine()) != null; ) {
-            lineNumber[0]++;
+            number++;
             if (!line.isBlank()) {
-              found[0] = new Line(lineNumber[0], line);
+              found[0] = new Line(number, line);
             }
           }
-        },
-        lineNumber);
+        });
     return found[0];
   }
 
@@ -85,8 +82,7 @@ final class DataFiles {
     void accept(BufferedReader reader) throws IOException;
   }
 
-  /** {@code lineNumber[0]} counts the lines read whole, so a decoding failure is on the next. */
-  private static void read(Path file, ReaderAction action, int[] lineNumber) {
+  private static void read(Path file, ReaderAction action) {
     if (Files.isDirectory(file)) {
       throw new CheckpointException(file + ": is a directory; pass the data files in it");
     }
@@ -108,13 +104,55 @@ final class DataFiles {
           file + ": cannot read it (permission denied); check the file's permissions", e);
     } catch (CharacterCodingException e) {
       throw new CheckpointException(
-          file + ":" + (lineNumber[0] + 1) + ": not valid UTF-8 text; re-save the file as UTF-8",
+          file
+              + ":"
+              + firstMalformedLine(file)
+              + ": not valid UTF-8 text; re-save the file as UTF-8",
           e);
     } catch (ZipException | EOFException e) {
       throw new CheckpointException(
           file + ": a damaged or truncated gzip file (" + e.getMessage() + "); re-create it", e);
     } catch (IOException e) {
       throw new CheckpointException(file + ": cannot read: " + e + "; check the file", e);
+    }
+  }
+
+  /**
+   * The line of the first byte that is not UTF-8, found by decoding again: a reader decodes ahead
+   * of the lines it has returned, so its own count is not where the bad byte is.
+   */
+  private static String firstMalformedLine(Path file) {
+    CharsetDecoder decoder =
+        StandardCharsets.UTF_8
+            .newDecoder()
+            .onMalformedInput(CodingErrorAction.REPORT)
+            .onUnmappableCharacter(CodingErrorAction.REPORT);
+    try (InputStream in = open(file)) {
+      ByteBuffer bytes = ByteBuffer.allocate(1 << 16);
+      CharBuffer chars = CharBuffer.allocate(1 << 16);
+      int line = 1;
+      boolean end = false;
+      while (true) {
+        int n = in.read(bytes.array(), bytes.position(), bytes.remaining());
+        end = n < 0;
+        bytes.position(bytes.position() + Math.max(n, 0));
+        bytes.flip();
+        CoderResult result = decoder.decode(bytes, chars, end);
+        chars.flip();
+        while (chars.hasRemaining()) {
+          line += chars.get() == '\n' ? 1 : 0;
+        }
+        chars.clear();
+        if (result.isError()) {
+          return String.valueOf(line);
+        }
+        bytes.compact();
+        if (end) {
+          return "?";
+        }
+      }
+    } catch (IOException e) {
+      return "?";
     }
   }
 

@@ -2,6 +2,7 @@ package dev.lora4j.data;
 
 import dev.lora4j.io.CheckpointException;
 import java.nio.file.Path;
+import java.util.regex.Pattern;
 import kotlinx.serialization.json.Json;
 import kotlinx.serialization.json.JsonArray;
 import kotlinx.serialization.json.JsonElement;
@@ -11,6 +12,9 @@ import kotlinx.serialization.json.JsonPrimitive;
 
 /** Typed reads of one line of a JSON Lines file; failures name file:line, the field and the fix. */
 final class JsonLines {
+  private static final Pattern JSON_NUMBER =
+      Pattern.compile("-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?");
+
   private JsonLines() {}
 
   static JsonObject object(String line, Path file, int lineNumber) {
@@ -29,6 +33,18 @@ final class JsonLines {
               + "; each line must be one JSON object",
           e);
     }
+    String bareWord = bareWord(json);
+    if (bareWord != null) {
+      throw new CheckpointException(
+          file
+              + ":"
+              + lineNumber
+              + ": not valid JSON (unquoted word "
+              + excerpt(bareWord)
+              + "): "
+              + excerpt(line)
+              + "; each line must be one JSON object, with strings in double quotes");
+    }
     if (!(json instanceof JsonObject object)) {
       throw new CheckpointException(
           file
@@ -43,10 +59,35 @@ final class JsonLines {
 
   static JsonObject objectOrNull(String line) {
     try {
-      return Json.Default.parseToJsonElement(line) instanceof JsonObject o ? o : null;
+      JsonElement json = Json.Default.parseToJsonElement(line);
+      return json instanceof JsonObject o && bareWord(o) == null ? o : null;
     } catch (IllegalArgumentException e) {
       return null;
     }
+  }
+
+  /** The first unquoted value that is not true, false, null or a number; kotlinx accepts them. */
+  private static String bareWord(JsonElement json) {
+    if (json instanceof JsonObject object) {
+      for (JsonElement value : object.values()) {
+        String word = bareWord(value);
+        if (word != null) {
+          return word;
+        }
+      }
+    } else if (json instanceof JsonArray array) {
+      for (JsonElement value : array) {
+        String word = bareWord(value);
+        if (word != null) {
+          return word;
+        }
+      }
+    } else if (json instanceof JsonPrimitive p && !(json instanceof JsonNull) && !p.isString()) {
+      String content = p.getContent();
+      boolean literal = content.equals("true") || content.equals("false");
+      return literal || JSON_NUMBER.matcher(content).matches() ? null : content;
+    }
+    return null;
   }
 
   static String string(JsonObject object, String field, Path file, int lineNumber, String option) {

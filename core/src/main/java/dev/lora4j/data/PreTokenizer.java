@@ -1,7 +1,9 @@
 package dev.lora4j.data;
 
+import dev.lora4j.io.CheckpointException;
 import dev.lora4j.io.JsonFields;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -112,7 +114,7 @@ interface PreTokenizer {
         step.optString(
             "prepend_scheme", step.optBoolean("add_prefix_space", true) ? "always" : "never");
     if (!List.of("always", "first", "never").contains(scheme)) {
-      throw new dev.lora4j.io.CheckpointException(
+      throw new CheckpointException(
           step.source()
               + ": Metaspace prepend_scheme must be \"always\", \"first\" or \"never\", was \""
               + scheme
@@ -217,7 +219,7 @@ interface PreTokenizer {
           }
           nextMatch = s[2] == 1;
         }
-        java.util.Collections.reverse(kept);
+        Collections.reverse(kept);
       }
     }
     for (int[] s : kept) {

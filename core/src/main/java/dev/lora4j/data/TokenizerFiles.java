@@ -95,7 +95,7 @@ final class TokenizerFiles {
         Decoder.fromJson(root.get("decoder"), source + " decoder"),
         special.id(special.eos(), EOS_NAMES, added, model.vocab()),
         special.id(special.bos(), BOS_NAMES, added, model.vocab()),
-        filesToCopy(dir, special, "PreTrainedTokenizerFast", false),
+        filesToCopy(dir, special, "PreTrainedTokenizerFast", null),
         source);
   }
 
@@ -155,7 +155,7 @@ final class TokenizerFiles {
    * generated tokenizer_config.json and special_tokens_map.json where the directory had none.
    */
   private static Map<String, byte[]> filesToCopy(
-      Path dir, SpecialTokens special, String tokenizerClass, boolean addPrefixSpace) {
+      Path dir, SpecialTokens special, String tokenizerClass, Boolean addPrefixSpace) {
     Map<String, byte[]> files = new LinkedHashMap<>();
     for (String name :
         List.of(
@@ -184,13 +184,17 @@ final class TokenizerFiles {
     return files;
   }
 
-  /** A tokenizer_config.json; null tokens and a zero max length are left out. */
+  /**
+   * A tokenizer_config.json; null values and a zero max length are left out. add_prefix_space is
+   * only for GPT2Tokenizer: set on a fast Llama tokenizer it makes transformers convert from the
+   * SentencePiece model, which the directory may not have.
+   */
   static String tokenizerConfig(
       String tokenizerClass,
       String bos,
       String eos,
       String unk,
-      boolean addPrefixSpace,
+      Boolean addPrefixSpace,
       int modelMaxLength) {
     Map<String, Object> fields = new LinkedHashMap<>();
     fields.put("add_prefix_space", addPrefixSpace);
