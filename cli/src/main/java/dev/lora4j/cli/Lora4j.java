@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
       MergeCommand.class,
       TrainCommand.class,
       BenchCommand.class,
+      QuickstartCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Lora4j {

@@ -42,6 +42,7 @@ public final class CompiledModel implements AutoCloseable {
   private final Map<String, WeightVariable> baseWeights;
   private final Map<String, AdapterModule> adapters;
   private List<Operand<TFloat32>> gradients;
+  private Operand<TFloat32> lastLogits;
 
   CompiledModel(
       ModelConfig config,
@@ -184,6 +185,47 @@ public final class CompiledModel implements AutoCloseable {
       TFloat32 out = (TFloat32) result.get(0);
       return new Logits(dims[0], dims[1], config.vocabSize(), HostTensors.toArray(out));
     }
+  }
+
+  /** Logits of the last position of each row, [B, V]: what generation samples from. */
+  public float[] lastLogits(int[][] ids) {
+    checkInputs(ids);
+    synchronized (this) {
+      if (lastLogits == null) {
+        lastLogits =
+            tf.withName("last_logits")
+                .stridedSlice(
+                    logits,
+                    org.tensorflow.ndarray.index.Indices.all(),
+                    org.tensorflow.ndarray.index.Indices.at(-1),
+                    org.tensorflow.ndarray.index.Indices.all());
+      }
+    }
+    try (TInt32 input = idsTensor(ids);
+        Result result = session.runner().feed(inputIds, input).fetch(lastLogits).run()) {
+      return HostTensors.toArray((TFloat32) result.get(0));
+    }
+  }
+
+  /**
+   * Writes the current base weights as a Hugging Face checkpoint (config.json + model.safetensors,
+   * float32), e.g. after pretraining or full fine-tuning.
+   */
+  public void exportCheckpoint(java.nio.file.Path dir) {
+    java.util.Map<String, dev.lora4j.io.SafetensorsWriter.TensorData> tensors =
+        new java.util.LinkedHashMap<>();
+    for (WeightVariable w : baseWeights.values()) {
+      tensors.put(w.name(), dev.lora4j.io.SafetensorsWriter.TensorData.f32(w.shape(), read(w)));
+    }
+    try {
+      java.nio.file.Files.createDirectories(dir);
+    } catch (java.io.IOException e) {
+      throw new dev.lora4j.io.CheckpointException(dir + ": cannot create: " + e.getMessage(), e);
+    }
+    dev.lora4j.io.SafetensorsWriter.write(
+        dir.resolve("model.safetensors"), tensors, java.util.Map.of());
+    dev.lora4j.io.AtomicFiles.writeString(
+        dir.resolve("config.json"), dev.lora4j.model.RandomCheckpoint.configJson(config));
   }
 
   /** The mean next-token loss of a batch (no dropout). */
