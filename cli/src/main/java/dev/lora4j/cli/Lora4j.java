@@ -15,6 +15,8 @@ import picocli.CommandLine.Command;
       TrainCommand.class,
       BenchCommand.class,
       QuickstartCommand.class,
+      GenerateCommand.class,
+      EvalCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Lora4j {

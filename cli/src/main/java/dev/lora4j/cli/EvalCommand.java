@@ -1,0 +1,85 @@
+package dev.lora4j.cli;
+
+import dev.lora4j.compile.CompiledModel;
+import dev.lora4j.data.DataFormat;
+import dev.lora4j.data.DataOptions;
+import dev.lora4j.data.Sequence;
+import dev.lora4j.data.SequenceDataset;
+import dev.lora4j.data.Tokenizer;
+import dev.lora4j.model.Checkpoint;
+import dev.lora4j.train.Evaluator;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** `lora4j eval`: loss and perplexity of a model (optionally with an adapter) on a dataset. */
+@Command(
+    name = "eval",
+    mixinStandardHelpOptions = true,
+    description =
+        "Mean next-token loss and perplexity of a model, with or without an adapter, on every row of a dataset.")
+final class EvalCommand implements Callable<Integer> {
+  @Mixin ModelOptions modelOptions;
+
+  @Option(
+      names = "--data",
+      required = true,
+      paramLabel = "FILE",
+      description = "Dataset file(s), as for train.")
+  List<Path> data;
+
+  @Option(names = "--seq-len", defaultValue = "128", description = "Default: ${DEFAULT-VALUE}.")
+  int seqLen;
+
+  @Option(names = "--batch-size", defaultValue = "8", description = "Default: ${DEFAULT-VALUE}.")
+  int batchSize;
+
+  @Option(
+      names = "--format",
+      description = "text, jsonl-text, prompt-completion, tokenized (default: detect).")
+  String format;
+
+  @Option(names = "--document-separator", description = "TEXT: a line between documents (e.g. %).")
+  String documentSeparator;
+
+  @Override
+  public Integer call() {
+    try (Checkpoint checkpoint = Checkpoint.open(modelOptions.model);
+        CompiledModel model = modelOptions.compile(checkpoint)) {
+      Tokenizer tokenizer =
+          CliParsing.hasTokenizer(modelOptions.model)
+              ? Tokenizer.forCheckpoint(modelOptions.model)
+              : null;
+      DataOptions options =
+          new DataOptions(
+              format == null
+                  ? null
+                  : DataFormat.valueOf(format.toUpperCase(Locale.ROOT).replace('-', '_')),
+              "text",
+              "prompt",
+              "completion",
+              seqLen,
+              0,
+              0,
+              true,
+              documentSeparator == null ? null : documentSeparator.replace("\\n", "\n"));
+      SequenceDataset dataset =
+          SequenceDataset.load(data, options, tokenizer, checkpoint.config().vocabSize());
+      List<Sequence> rows = new ArrayList<>(dataset.train());
+      rows.addAll(dataset.validation());
+      double loss = new Evaluator(model).meanLoss(rows, batchSize);
+      System.out.printf(
+          Locale.ROOT,
+          "loss %.4f perplexity %.3f over %d rows%n",
+          loss,
+          Math.exp(loss),
+          rows.size());
+    }
+    return 0;
+  }
+}
