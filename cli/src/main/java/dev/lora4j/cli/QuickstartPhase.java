@@ -50,6 +50,14 @@ public final class QuickstartPhase {
   static final int BATCH = 16;
   static final int VOCAB = 2048;
   static final List<String> PROMPTS = List.of("The", "A wise man", "Love is");
+  static final String LORA_TARGETS = "c_attn,mlp.c_fc";
+  static final int LORA_RANK = 4;
+  static final double FULL_LR = 5e-4;
+
+  /** The LoRA learning rate; -Dlora4j.quickstart.lr overrides it for experiments. */
+  static double loraLr() {
+    return Double.parseDouble(System.getProperty("lora4j.quickstart.lr", "3e-3"));
+  }
 
   private QuickstartPhase() {}
 
@@ -154,9 +162,9 @@ public final class QuickstartPhase {
           full
               ? List.of()
               : LoraTargets.fromPatterns(
-                  List.of("c_attn", "mlp.c_fc"),
-                  4,
-                  8,
+                  List.of(System.getProperty("lora4j.quickstart.targets", LORA_TARGETS).split(",")),
+                  Integer.getInteger("lora4j.quickstart.rank", LORA_RANK),
+                  2.0 * Integer.getInteger("lora4j.quickstart.rank", LORA_RANK),
                   false,
                   0.0,
                   LoraModuleSpec.LoraInit.KAIMING_UNIFORM,
@@ -170,7 +178,8 @@ public final class QuickstartPhase {
           Trainer trainer =
               new Trainer(
                   model,
-                  TrainConfig.defaults(OptimizerConfig.adamW(full ? 5e-4 : 3e-3, 0.0), steps, BATCH)
+                  TrainConfig.defaults(
+                          OptimizerConfig.adamW(full ? FULL_LR : loraLr(), 0.0), steps, BATCH)
                       .withSchedule(
                           ScheduleConfig.of(
                               ScheduleConfig.Kind.COSINE, Math.min(30, steps / 10), 0.1))
