@@ -47,7 +47,7 @@ public final class BenchMode {
                 2.0 * rank,
                 2.0,
                 0,
-                LoraModuleSpec.LoraInit.KAIMING_UNIFORM,
+                dev.lora4j.dsl.LoraInit.KAIMING_UNIFORM,
                 List.of("q", "v")));
       }
     }

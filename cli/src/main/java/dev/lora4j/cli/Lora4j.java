@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
       QuickstartCommand.class,
       GenerateCommand.class,
       EvalCommand.class,
+      PlanCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Lora4j {

@@ -167,7 +167,7 @@ public final class QuickstartPhase {
                   2.0 * Integer.getInteger("lora4j.quickstart.rank", LORA_RANK),
                   false,
                   0.0,
-                  LoraModuleSpec.LoraInit.KAIMING_UNIFORM,
+                  dev.lora4j.dsl.LoraInit.KAIMING_UNIFORM,
                   checkpoint.architecture().projections());
       try (CompiledModel model =
           ModelCompiler.compile(checkpoint, specs, CompileOptions.defaults().withSeed(seed))) {

@@ -314,8 +314,8 @@ final class TrainCommand implements Callable<Integer> {
                     rsLora,
                     dropout,
                     init.equals("gaussian")
-                        ? LoraModuleSpec.LoraInit.GAUSSIAN
-                        : LoraModuleSpec.LoraInit.KAIMING_UNIFORM,
+                        ? dev.lora4j.dsl.LoraInit.GAUSSIAN
+                        : dev.lora4j.dsl.LoraInit.KAIMING_UNIFORM,
                     checkpoint.architecture().projections());
       }
       CompileOptions options =

@@ -17,7 +17,7 @@ public record LoraModuleSpec(
     double alpha,
     double scale,
     double dropout,
-    LoraInit init,
+    dev.lora4j.dsl.LoraInit init,
     List<String> slices,
     boolean rsLora) {
 
@@ -32,20 +32,12 @@ public record LoraModuleSpec(
       double alpha,
       double scale,
       double dropout,
-      LoraInit init,
+      dev.lora4j.dsl.LoraInit init,
       List<String> slices) {
     this(module, rank, alpha, scale, dropout, init, slices, false);
   }
 
   public boolean sliced() {
     return !slices.isEmpty();
-  }
-
-  /** How A and B start. B starts at zero in both, so a fresh adapter changes nothing. */
-  public enum LoraInit {
-    /** PEFT's default: A kaiming-uniform with a = sqrt(5), i.e. U(-1/sqrt(in), 1/sqrt(in)). */
-    KAIMING_UNIFORM,
-    /** PEFT's "gaussian": A ~ N(0, (1/r)^2). */
-    GAUSSIAN
   }
 }

@@ -1,5 +1,9 @@
 package dev.lora4j.compile;
 
+import dev.lora4j.dsl.AdapterDefaults;
+import dev.lora4j.dsl.LoraPlan;
+import dev.lora4j.dsl.ProjectionInfo;
+import dev.lora4j.dsl.ResolvedTarget;
 import dev.lora4j.dsl.peft.PeftLoraConfig;
 import dev.lora4j.model.Projection;
 import java.util.ArrayList;
@@ -17,10 +21,10 @@ public final class LoraTargets {
    *     does not fit its module
    */
   public static List<LoraModuleSpec> resolve(PeftLoraConfig config, List<Projection> projections) {
-    LoraModuleSpec.LoraInit init =
+    dev.lora4j.dsl.LoraInit init =
         config.initName().equals("gaussian")
-            ? LoraModuleSpec.LoraInit.GAUSSIAN
-            : LoraModuleSpec.LoraInit.KAIMING_UNIFORM;
+            ? dev.lora4j.dsl.LoraInit.GAUSSIAN
+            : dev.lora4j.dsl.LoraInit.KAIMING_UNIFORM;
     List<LoraModuleSpec> specs = new ArrayList<>();
     for (Projection p : projections) {
       if (config.selects(p.name())) {
@@ -49,10 +53,10 @@ public final class LoraTargets {
   }
 
   /**
-   * Resolves command-line target patterns: `all-linear`; a name suffix (`c_attn`, `mlp.c_proj`,
-   * PEFT's list rule); a full-match regex when the pattern has regex characters
-   * (`model\.layers\.[0-3]\..*_proj`); each optionally followed by slices of a fused projection in
-   * brackets (`c_attn[q,v]`). Later patterns override earlier ones for the same module.
+   * Resolves command-line target patterns with the plan language's rules ({@link
+   * dev.lora4j.dsl.Targets#parseTargetPattern}): `all-linear`, a name suffix (`c_attn`,
+   * `mlp.c_proj`), a full-match regex, each optionally with slices of a fused projection
+   * (`c_attn[q,v]`).
    */
   public static List<LoraModuleSpec> fromPatterns(
       List<String> patterns,
@@ -60,89 +64,54 @@ public final class LoraTargets {
       double alpha,
       boolean rsLora,
       double dropout,
-      LoraModuleSpec.LoraInit init,
+      dev.lora4j.dsl.LoraInit init,
       List<Projection> projections) {
     if (patterns.isEmpty()) {
       throw new IllegalArgumentException(
           "no --target given; name the projections to adapt, e.g. --target c_attn[q,v] or"
               + " --target q_proj --target v_proj, or --target all-linear");
     }
-    java.util.Map<String, LoraModuleSpec> chosen = new java.util.LinkedHashMap<>();
-    double scale = rsLora ? alpha / Math.sqrt(rank) : alpha / rank;
-    for (String raw : patterns) {
-      String pattern = raw.trim();
-      List<String> slices = List.of();
-      java.util.regex.Matcher sliced =
-          java.util.regex.Pattern.compile("^(.*)\\[([a-z,\\s]+)\\]$").matcher(pattern);
-      if (sliced.matches() && !sliced.group(1).isEmpty()) {
-        pattern = sliced.group(1);
-        slices = java.util.Arrays.stream(sliced.group(2).split(",")).map(String::trim).toList();
-      }
-      java.util.function.Predicate<String> matches = matcher(pattern, raw);
-      int matched = 0;
-      for (Projection p : projections) {
-        if (!matches.test(p.name())) {
-          continue;
-        }
-        matched++;
-        if (!slices.isEmpty()) {
-          for (String slice : slices) {
-            if (p.slice(slice) == null) {
-              throw new IllegalArgumentException(
-                  "target '"
-                      + raw
-                      + "': "
-                      + p.name()
-                      + " has no slice '"
-                      + slice
-                      + "'; "
-                      + (p.slices().isEmpty()
-                          ? "only fused projections (GPT-2's c_attn: q, k, v) have slices"
-                          : "its slices are "
-                              + p.slices().stream().map(Projection.Slice::name).toList()));
-            }
-          }
-        }
-        chosen.put(
-            p.name(),
-            new LoraModuleSpec(p.name(), rank, alpha, scale, dropout, init, slices, rsLora));
-      }
-      if (matched == 0) {
-        throw new IllegalArgumentException(
-            "target '"
-                + raw
-                + "' matches no projection of this model. "
-                + describeNames(projections, pattern));
-      }
+    LoraPlan.Builder plan =
+        LoraPlan.builder("cli").defaults(new AdapterDefaults(rank, alpha, dropout, init, rsLora));
+    for (String pattern : patterns) {
+      plan.target(pattern);
     }
-    List<LoraModuleSpec> ordered = new ArrayList<>();
-    for (Projection p : projections) {
-      if (chosen.containsKey(p.name())) {
-        ordered.add(chosen.get(p.name()));
-      }
-    }
-    return ordered;
+    return fromPlan(plan.build(), projections);
   }
 
-  private static java.util.function.Predicate<String> matcher(String pattern, String raw) {
-    if (pattern.equals("all-linear")) {
-      return name -> true;
+  /** The specs a plan's targets give on an architecture's projections. */
+  public static List<LoraModuleSpec> fromPlan(LoraPlan plan, List<Projection> projections) {
+    List<ResolvedTarget> resolved = plan.resolve(projectionInfos(projections));
+    boolean rsLora = plan.getDefaults().getRsLora();
+    List<LoraModuleSpec> specs = new ArrayList<>();
+    for (ResolvedTarget t : resolved) {
+      specs.add(
+          new LoraModuleSpec(
+              t.getModule(),
+              t.getRank(),
+              t.getAlpha(),
+              t.getScale(),
+              t.getDropout(),
+              t.getInit(),
+              t.getSlices(),
+              rsLora));
     }
-    if (pattern.matches(".*[\\\\^$*+?()\\[\\]{}|].*")) {
-      java.util.regex.Pattern regex;
-      try {
-        regex = java.util.regex.Pattern.compile(pattern);
-      } catch (java.util.regex.PatternSyntaxException e) {
-        throw new IllegalArgumentException(
-            "target '"
-                + raw
-                + "' is not a valid regex: "
-                + e.getDescription()
-                + " (a plain name such as q_proj is matched as a suffix)");
-      }
-      return name -> regex.matcher(name).matches();
+    return specs;
+  }
+
+  /** The plan language's view of the projections (names, shapes, slices, layers). */
+  public static List<ProjectionInfo> projectionInfos(List<Projection> projections) {
+    List<ProjectionInfo> infos = new ArrayList<>();
+    for (Projection p : projections) {
+      infos.add(
+          new ProjectionInfo(
+              p.name(),
+              p.in(),
+              p.out(),
+              p.slices().stream().map(Projection.Slice::name).toList(),
+              p.layerIndex()));
     }
-    return name -> name.equals(pattern) || name.endsWith("." + pattern);
+    return infos;
   }
 
   /** Rank must be between 1 and min(in, out) of the adapted module (or slice). */

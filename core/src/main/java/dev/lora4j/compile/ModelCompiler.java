@@ -348,7 +348,7 @@ public final class ModelCompiler {
         double bound = 1.0 / Math.sqrt(in);
         for (int i = 0; i < a.length; i++) {
           a[i] =
-              spec.init() == LoraModuleSpec.LoraInit.GAUSSIAN
+              spec.init() == dev.lora4j.dsl.LoraInit.GAUSSIAN
                   ? (float) (gaussian(random) / spec.rank())
                   : (float) (random.nextDouble(-bound, bound));
         }

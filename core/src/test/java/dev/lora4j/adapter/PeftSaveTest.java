@@ -81,7 +81,7 @@ class PeftSaveTest {
                   32,
                   8,
                   0,
-                  LoraModuleSpec.LoraInit.KAIMING_UNIFORM,
+                  dev.lora4j.dsl.LoraInit.KAIMING_UNIFORM,
                   List.of("q", "v")));
         }
       }

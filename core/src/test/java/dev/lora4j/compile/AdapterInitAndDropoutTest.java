@@ -37,7 +37,7 @@ class AdapterInitAndDropoutTest {
   }
 
   private static List<LoraModuleSpec> specs(
-      int rank, double dropout, LoraModuleSpec.LoraInit init) {
+      int rank, double dropout, dev.lora4j.dsl.LoraInit init) {
     List<LoraModuleSpec> specs = new ArrayList<>();
     for (int i = 0; i < 2; i++) {
       for (String proj : List.of("q_proj", "v_proj")) {
@@ -60,7 +60,7 @@ class AdapterInitAndDropoutTest {
     try (CompiledModel model =
         ModelCompiler.compile(
             llama,
-            specs(8, 0, LoraModuleSpec.LoraInit.KAIMING_UNIFORM),
+            specs(8, 0, dev.lora4j.dsl.LoraInit.KAIMING_UNIFORM),
             CompileOptions.defaults())) {
       for (AdapterModule module : model.adapters().values()) {
         AdapterModule.Part part = module.parts().get(0);
@@ -80,7 +80,7 @@ class AdapterInitAndDropoutTest {
   void gaussianAHasStandardDeviationOneOverRank() {
     try (CompiledModel model =
         ModelCompiler.compile(
-            llama, specs(8, 0, LoraModuleSpec.LoraInit.GAUSSIAN), CompileOptions.defaults())) {
+            llama, specs(8, 0, dev.lora4j.dsl.LoraInit.GAUSSIAN), CompileOptions.defaults())) {
       double sum = 0;
       double sumSq = 0;
       int n = 0;
@@ -98,7 +98,7 @@ class AdapterInitAndDropoutTest {
 
   @Test
   void sameSeedGivesTheSameInitAndAnotherSeedAnother() {
-    var specs = specs(4, 0, LoraModuleSpec.LoraInit.KAIMING_UNIFORM);
+    var specs = specs(4, 0, dev.lora4j.dsl.LoraInit.KAIMING_UNIFORM);
     try (CompiledModel a = ModelCompiler.compile(llama, specs, CompileOptions.defaults());
         CompiledModel b = ModelCompiler.compile(llama, specs, CompileOptions.defaults());
         CompiledModel c =
@@ -114,12 +114,12 @@ class AdapterInitAndDropoutTest {
     try (CompiledModel plain =
             ModelCompiler.compile(
                 llama,
-                specs(4, 0, LoraModuleSpec.LoraInit.KAIMING_UNIFORM),
+                specs(4, 0, dev.lora4j.dsl.LoraInit.KAIMING_UNIFORM),
                 CompileOptions.defaults());
         CompiledModel dropped =
             ModelCompiler.compile(
                 llama,
-                specs(4, 0.5, LoraModuleSpec.LoraInit.KAIMING_UNIFORM),
+                specs(4, 0.5, dev.lora4j.dsl.LoraInit.KAIMING_UNIFORM),
                 CompileOptions.defaults())) {
       Random random = new Random(3);
       for (int i = 0; i < plain.trainableVariables().size(); i++) {

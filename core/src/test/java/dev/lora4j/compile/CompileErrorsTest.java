@@ -37,7 +37,7 @@ class CompileErrorsTest {
         8,
         8.0 / Math.max(rank, 1),
         0,
-        LoraModuleSpec.LoraInit.KAIMING_UNIFORM,
+        dev.lora4j.dsl.LoraInit.KAIMING_UNIFORM,
         List.of());
   }
 
@@ -117,7 +117,7 @@ class CompileErrorsTest {
             8,
             2,
             0,
-            LoraModuleSpec.LoraInit.KAIMING_UNIFORM,
+            dev.lora4j.dsl.LoraInit.KAIMING_UNIFORM,
             List.of("x"));
     String m =
         assertThrows(

@@ -101,7 +101,7 @@ class FrozenBaseAndSlicesTest {
                   8,
                   2,
                   0,
-                  LoraModuleSpec.LoraInit.KAIMING_UNIFORM,
+                  dev.lora4j.dsl.LoraInit.KAIMING_UNIFORM,
                   List.of("q", "v")));
         }
       }

@@ -46,7 +46,7 @@ final class TrainerRuns {
                 8,
                 2,
                 0.1,
-                LoraModuleSpec.LoraInit.KAIMING_UNIFORM,
+                dev.lora4j.dsl.LoraInit.KAIMING_UNIFORM,
                 List.of()));
       }
     }
