@@ -20,6 +20,14 @@ public record AdapterModule(LoraModuleSpec spec, List<Part> parts) {
    * @param size output columns it writes to (B's rows)
    * @param a A [r, in]
    * @param b B [size, r]
+   * @param scale the factor on B·A, a variable so another adapter can be swapped in (or this one
+   *     switched off with 0) without rebuilding the graph; never trained
    */
-  public record Part(String slice, int offset, int size, WeightVariable a, WeightVariable b) {}
+  public record Part(
+      String slice,
+      int offset,
+      int size,
+      WeightVariable a,
+      WeightVariable b,
+      WeightVariable scale) {}
 }

@@ -269,7 +269,8 @@ public final class ModelCompiler {
     String prefix = p.name() + (slice == null ? "" : "." + slice);
     WeightVariable a = variable(prefix + ".lora_A.weight", new long[] {spec.rank(), p.in()});
     WeightVariable b = variable(prefix + ".lora_B.weight", new long[] {size, spec.rank()});
-    return new AdapterModule.Part(slice, offset, size, a, b);
+    WeightVariable scale = variable(prefix + ".lora_scale", new long[] {});
+    return new AdapterModule.Part(slice, offset, size, a, b, scale);
   }
 
   /** A frozen-weight matmul in the compute precision; bf16 products come back as float32. */
@@ -291,7 +292,7 @@ public final class ModelCompiler {
       Operand<TFloat32> x, AdapterModule.Part part, LoraModuleSpec spec) {
     Operand<TFloat32> down = tf.linalg.matMul(x, part.a().variable(), MatMul.transposeB(true));
     Operand<TFloat32> up = tf.linalg.matMul(down, part.b().variable(), MatMul.transposeB(true));
-    return tf.math.mul(up, tf.constant((float) spec.scale()));
+    return tf.math.mul(up, part.scale().variable());
   }
 
   /** Inverted dropout on the adapter input while `training` is fed true; no ops when p = 0. */
@@ -354,6 +355,7 @@ public final class ModelCompiler {
         }
         model.assign(part.a(), a);
         model.assign(part.b(), new float[(int) part.b().numel()]);
+        model.assign(part.scale(), new float[] {(float) spec.scale()});
       }
     }
   }
