@@ -45,10 +45,17 @@ final class PlanCommand implements Callable<Integer> {
       description = "A checkpoint directory, or one with only config.json.")
   Path model;
 
+  @picocli.CommandLine.Parameters(
+      index = "0",
+      arity = "0..1",
+      paramLabel = "PLAN",
+      description = "A plan file: plan.json or plan.lora.kts.")
+  Path planArgument;
+
   @Option(
       names = "--plan",
       paramLabel = "FILE",
-      description = "A JSON plan (as written by LoraPlan.toJson).")
+      description = "A plan file: plan.json or plan.lora.kts.")
   Path plan;
 
   @Option(
@@ -88,8 +95,11 @@ final class PlanCommand implements Callable<Integer> {
     Architecture architecture = Architecture.of(ModelConfig.read(configFile));
     List<Projection> projections = architecture.projections();
     LoraPlan loraPlan;
+    if (plan == null) {
+      plan = planArgument;
+    }
     if (plan != null) {
-      loraPlan = LoraPlan.fromJson(Files.readString(plan));
+      loraPlan = Plans.load(plan);
     } else {
       LoraPlan.Builder builder =
           LoraPlan.builder(model.toString())

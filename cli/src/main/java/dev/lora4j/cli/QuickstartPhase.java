@@ -56,7 +56,7 @@ public final class QuickstartPhase {
 
   /** The LoRA learning rate; -Dlora4j.quickstart.lr overrides it for experiments. */
   static double loraLr() {
-    return Double.parseDouble(System.getProperty("lora4j.quickstart.lr", "3e-3"));
+    return Double.parseDouble(System.getProperty("lora4j.quickstart.lr", "1e-2"));
   }
 
   private QuickstartPhase() {}

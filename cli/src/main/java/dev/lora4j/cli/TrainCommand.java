@@ -38,12 +38,18 @@ import picocli.CommandLine.Option;
           + " --out/report.json."
     })
 final class TrainCommand implements Callable<Integer> {
-  @Option(names = "--model", required = true, paramLabel = "DIR", description = "Base checkpoint.")
+  @picocli.CommandLine.Parameters(
+      index = "0",
+      arity = "0..1",
+      paramLabel = "PLAN",
+      description = "A plan file (plan.json or plan.lora.kts) instead of --model/--data/--target.")
+  Path planFile;
+
+  @Option(names = "--model", paramLabel = "DIR", description = "Base checkpoint.")
   Path model;
 
   @Option(
       names = "--data",
-      required = true,
       paramLabel = "FILE",
       description =
           "Training data (repeatable): .txt[.gz], .jsonl with a text field,"
@@ -268,6 +274,13 @@ final class TrainCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (planFile != null) {
+      return runPlan();
+    }
+    if (model == null || data == null || data.isEmpty()) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this), "give a PLAN file, or --model DIR and --data FILE");
+    }
     if ((steps == null) == (epochs == null)) {
       throw new picocli.CommandLine.ParameterException(
           new picocli.CommandLine(this), "give exactly one of --steps N or --epochs X");
@@ -350,6 +363,21 @@ final class TrainCommand implements Callable<Integer> {
             Math.exp(report.finalValidationLoss()),
             full ? "no adapter (full fine-tuning)" : "adapter in " + out.resolve("adapter"));
       }
+    }
+    return 0;
+  }
+
+  /** `lora4j train plan.lora.kts --out DIR`: everything but the output comes from the plan. */
+  private int runPlan() throws Exception {
+    dev.lora4j.dsl.LoraPlan plan = Plans.load(planFile);
+    try (RunDirectory run = RunDirectory.open(out, resume);
+        ConsoleProgress progress = new ConsoleProgress("train " + planFile.getFileName())) {
+      TrainingReport report = dev.lora4j.train.PlanRunner.run(plan, out, resume, List.of(progress));
+      progress.close();
+      RunReports.write(out.resolve("report.json"), report);
+      System.out.printf(
+          "trained %d steps of %s: validation loss %.4f; adapter in %s%n",
+          report.steps(), planFile, report.finalValidationLoss(), out.resolve("adapter"));
     }
     return 0;
   }
