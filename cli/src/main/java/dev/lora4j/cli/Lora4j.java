@@ -18,6 +18,10 @@ import picocli.CommandLine.Command;
       GenerateCommand.class,
       EvalCommand.class,
       PlanCommand.class,
+      AdaptersCommand.class,
+      ExportSavedModelCommand.class,
+      InspectCommand.class,
+      CompareCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Lora4j {
