@@ -15,6 +15,7 @@ import picocli.CommandLine.Command;
       TrainCommand.class,
       BenchCommand.class,
       QuickstartCommand.class,
+      PretrainCommand.class,
       GenerateCommand.class,
       EvalCommand.class,
       PlanCommand.class,

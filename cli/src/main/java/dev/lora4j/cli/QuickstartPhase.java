@@ -16,8 +16,6 @@ import dev.lora4j.generate.Generator;
 import dev.lora4j.generate.SamplingOptions;
 import dev.lora4j.io.AtomicFiles;
 import dev.lora4j.model.Checkpoint;
-import dev.lora4j.model.Gpt2Config;
-import dev.lora4j.model.RandomCheckpoint;
 import dev.lora4j.train.OptimizerConfig;
 import dev.lora4j.train.ScheduleConfig;
 import dev.lora4j.train.TrainConfig;
@@ -28,7 +26,6 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -79,10 +76,6 @@ public final class QuickstartPhase {
     System.out.println(new JsonObject(result));
   }
 
-  static Gpt2Config baseConfig(int vocab) {
-    return new Gpt2Config(vocab, SEQ_LEN, 192, 4, 6, 768, 1e-5, "gelu_new", true, "float32");
-  }
-
   static String readGzip(Path file) throws IOException {
     try (InputStream in = new GZIPInputStream(Files.newInputStream(file))) {
       return new String(in.readAllBytes(), StandardCharsets.UTF_8);
@@ -95,47 +88,26 @@ public final class QuickstartPhase {
    */
   static Map<String, JsonElement> pretrain(Path data, Path out, long steps, long seed)
       throws IOException {
-    Path base = out.resolve("base");
-    Files.createDirectories(out);
-    Path tmp = Files.createTempDirectory(out, ".base-");
     long start = System.nanoTime();
-    Path corpus = data.resolve("kjv.txt.gz");
-    Tokenizer tokenizer = BpeTrainer.train(List.of(readGzip(corpus)), VOCAB, SEQ_LEN, tmp);
-    Gpt2Config config = baseConfig(tokenizer.vocabSize());
-    RandomCheckpoint.write(tmp, config, seed);
     DataOptions options =
         new DataOptions(
             DataFormat.TEXT, "text", "prompt", "completion", SEQ_LEN, 0.02, seed, true, null);
-    SequenceDataset dataset =
-        SequenceDataset.load(List.of(corpus), options, tokenizer, config.vocabSize());
     TrainingReport report;
-    try (Checkpoint checkpoint = Checkpoint.open(tmp);
-        CompiledModel model =
-            ModelCompiler.compile(
-                checkpoint, List.of(), CompileOptions.defaults().withSeed(seed))) {
-      TrainConfig train =
-          TrainConfig.defaults(OptimizerConfig.adamW(2e-3, 0.01), steps, BATCH)
-              .withSchedule(
-                  ScheduleConfig.of(ScheduleConfig.Kind.COSINE, Math.min(100, steps / 10), 0.1))
-              .withMaxGradNorm(1.0)
-              .withSeed(seed)
-              .withFullFineTune(true);
-      try (ConsoleProgress progress =
-          new ConsoleProgress("pretrain base on the King James Bible")) {
-        report =
-            new Trainer(model, train, "lora4j-quickstart-base", List.of(progress))
-                .fit(
-                    new BatchIterator(dataset.train(), BATCH, seed, true, true),
-                    dataset.validation(),
-                    null,
-                    null);
-      }
-      model.exportCheckpoint(tmp);
+    try (ConsoleProgress progress = new ConsoleProgress("pretrain base on the King James Bible")) {
+      report =
+          Pretraining.run(
+              List.of(data.resolve("kjv.txt.gz")),
+              new Pretraining.Shape("gpt2", 4, 192, 6, 6, 768, SEQ_LEN),
+              null,
+              VOCAB,
+              options,
+              steps,
+              BATCH,
+              2e-3,
+              seed,
+              out.resolve("base"),
+              List.of(progress));
     }
-    if (Files.exists(base)) {
-      CheckpointTrees.delete(base);
-    }
-    Files.move(tmp, base, StandardCopyOption.ATOMIC_MOVE);
     Map<String, JsonElement> result = new LinkedHashMap<>();
     result.put("pretrain_steps", JsonElementKt.JsonPrimitive(report.steps()));
     result.put("pretrain_tokens", JsonElementKt.JsonPrimitive(report.steps() * BATCH * SEQ_LEN));

@@ -1,0 +1,101 @@
+package dev.lora4j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.zip.GZIPInputStream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** pretrain makes a Hugging Face checkpoint the other commands use as it is. */
+class PretrainCommandTest {
+  @TempDir Path tmp;
+
+  Path text() throws Exception {
+    Path file = tmp.resolve("text.txt");
+    try (InputStream in =
+        new GZIPInputStream(Files.newInputStream(Path.of("../samples/data/fortunes.txt.gz")))) {
+      Files.write(file, in.readNBytes(40_000));
+    }
+    return file;
+  }
+
+  @Test
+  void pretrainedGpt2AndLlamaCheckpointsWorkWithEvalAndGenerate() throws Exception {
+    Path data = text();
+    for (String type : new String[] {"gpt2", "llama"}) {
+      Path out = tmp.resolve(type);
+      assertEquals(
+          0,
+          Lora4j.run(
+              "pretrain",
+              "--data",
+              data.toString(),
+              "--out",
+              out.toString(),
+              "--model-type",
+              type,
+              "--layers",
+              "1",
+              "--hidden",
+              "32",
+              "--heads",
+              "2",
+              "--positions",
+              "32",
+              "--seq-len",
+              "32",
+              "--vocab-size",
+              "300",
+              "--steps",
+              "4",
+              "--batch-size",
+              "4"));
+      for (String file :
+          new String[] {"config.json", "model.safetensors", "vocab.json", "merges.txt"}) {
+        assertTrue(Files.exists(out.resolve(file)), type + " " + file);
+      }
+      assertEquals(
+          0,
+          Lora4j.run(
+              "eval", "--model", out.toString(), "--data", data.toString(), "--seq-len", "32"));
+      assertEquals(
+          0,
+          Lora4j.run(
+              "generate",
+              "--model",
+              out.toString(),
+              "--prompt",
+              "A wise man",
+              "--max-tokens",
+              "5"));
+    }
+    // The same --out again is refused (nothing is lost) unless --force.
+    assertEquals(
+        1,
+        Lora4j.run(
+            "pretrain",
+            "--data",
+            data.toString(),
+            "--out",
+            tmp.resolve("gpt2").toString(),
+            "--steps",
+            "2",
+            "--layers",
+            "1",
+            "--hidden",
+            "32",
+            "--heads",
+            "2",
+            "--positions",
+            "32",
+            "--seq-len",
+            "32",
+            "--vocab-size",
+            "300"));
+    assertTrue(Files.exists(tmp.resolve("gpt2/model.safetensors")));
+  }
+}
