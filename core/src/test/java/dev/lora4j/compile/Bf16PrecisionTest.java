@@ -40,4 +40,22 @@ class Bf16PrecisionTest {
       assertTrue(diff > 1e-4, name + ": bf16 must actually change the arithmetic");
     }
   }
+
+  @org.junit.jupiter.api.Test
+  void xlaAutoClusteringGivesTheReferenceLogits() {
+    Path dir = Conformance.dir("llama-tiny");
+    int[][] ids = Conformance.ids(dir.resolve("inputs.json"));
+    PeftAdapter adapter = PeftAdapter.load(dir.resolve("adapter"));
+    try (Checkpoint checkpoint = Checkpoint.open(dir);
+        CompiledModel model =
+            ModelCompiler.compile(
+                checkpoint,
+                adapter.specsFor(checkpoint.architecture()),
+                CompileOptions.defaults().withXla(true))) {
+      adapter.applyTo(model);
+      float[] want = Conformance.tensor(dir.resolve("logits_adapter.safetensors"), "logits");
+      double diff = Conformance.maxAbsDiff(model.logits(ids).values(), want);
+      assertTrue(diff <= 1e-4, "XLA: max abs diff " + diff);
+    }
+  }
 }

@@ -80,4 +80,47 @@ class TrainerTest {
     assertTrue(m.contains("no checkpoint to resume from"), m);
     assertTrue(m.contains(empty.resolve("checkpoints").toString()), m);
   }
+
+  @Test
+  void aDivergingRunStopsWithAMessageAndKeepsItsLastCheckpoint() {
+    Path out = tmp.resolve("diverge");
+    // Four good rows, then four whose loss weights are NaN (as corrupt data would make them).
+    List<dev.lora4j.data.Sequence> rows = new java.util.ArrayList<>(TrainerRuns.rows(8, 16, 1));
+    for (int i = 4; i < 8; i++) {
+      float[] mask = rows.get(i).lossMask().clone();
+      java.util.Arrays.fill(mask, Float.NaN);
+      rows.set(i, new dev.lora4j.data.Sequence(rows.get(i).ids(), mask));
+    }
+    try (var checkpoint =
+            dev.lora4j.model.Checkpoint.open(dev.lora4j.Conformance.dir("llama-tiny"));
+        var model =
+            dev.lora4j.compile.ModelCompiler.compile(
+                checkpoint, TrainerRuns.specs(), dev.lora4j.compile.CompileOptions.defaults())) {
+      TrainConfig config =
+          TrainConfig.defaults(OptimizerConfig.adamW(1e-3, 0), 50, 4).withCheckpoints(1, 2);
+      Trainer trainer = new Trainer(model, config, "llama-tiny", List.of());
+      String m =
+          assertThrows(
+                  TrainingDivergedException.class,
+                  () ->
+                      trainer.fit(
+                          new dev.lora4j.data.BatchIterator(rows, 4, 1, false, false),
+                          List.of(),
+                          out,
+                          null))
+              .getMessage();
+      assertTrue(m.contains("the loss became"), m);
+      assertTrue(m.contains("Lower --lr"), m);
+      assertTrue(m.contains("at step 2"), m);
+      assertTrue(m.contains("last good checkpoint"), m);
+      Path latest = new CheckpointStore(out).latest();
+      assertTrue(latest.endsWith("step-00000001"), latest.toString());
+      CheckpointStore.Saved saved = CheckpointStore.load(latest);
+      for (float[] values : saved.params().values()) {
+        for (float v : values) {
+          assertTrue(Float.isFinite(v), "the kept checkpoint holds finite weights");
+        }
+      }
+    }
+  }
 }
