@@ -86,6 +86,14 @@ public final class BenchMode {
         if (mode.equals("forward")) {
           trainable = 0;
           step = () -> model.loss(ids);
+        } else if (mode.equals("merged")) {
+          // The same forward pass after merging a rank-8 adapter on every c_attn into the base.
+          trainable = 0;
+          dev.lora4j.adapter.Merger.mergeInto(
+              model, randomAdapter(checkpoint, cacheDir, rank, 1), +1);
+          step = () -> model.loss(ids);
+        } else if (mode.equals("swap")) {
+          return swap(config, checkpoint, options, cacheDir, rank, seqLen, total);
         } else {
           List<WeightVariable> params =
               mode.equals("full")
@@ -127,8 +135,93 @@ public final class BenchMode {
             peakRssMb(),
             total + (mode.equals("lora") ? trainable : 0),
             trainable,
-            millis.length);
+            millis.length,
+            Double.NaN);
       }
+    }
+  }
+
+  /** A random whole-c_attn adapter of the given rank, written once as a PEFT directory. */
+  static dev.lora4j.adapter.PeftAdapter randomAdapter(
+      Checkpoint checkpoint, Path cacheDir, int rank, int seed) {
+    Path dir =
+        cacheDir.resolve("adapter-" + checkpoint.config().hiddenSize() + "-r" + rank + "-" + seed);
+    if (!Files.isRegularFile(dir.resolve(dev.lora4j.adapter.PeftAdapter.CONFIG_FILE))) {
+      java.util.Map<String, dev.lora4j.adapter.LoraFactors> factors =
+          new java.util.LinkedHashMap<>();
+      java.util.Map<String, Double> scales = new java.util.LinkedHashMap<>();
+      SplittableRandom random = new SplittableRandom(seed);
+      for (Projection p : checkpoint.architecture().projections()) {
+        if (p.name().endsWith("attn.c_attn")) {
+          float[] a = new float[rank * p.in()];
+          float[] b = new float[p.out() * rank];
+          for (int i = 0; i < a.length; i++) {
+            a[i] = (float) random.nextDouble(-0.05, 0.05);
+          }
+          for (int i = 0; i < b.length; i++) {
+            b[i] = (float) random.nextDouble(-0.05, 0.05);
+          }
+          factors.put(
+              p.name(), new dev.lora4j.adapter.LoraFactors(p.name(), rank, p.in(), p.out(), a, b));
+          scales.put(p.name(), 2.0);
+        }
+      }
+      dev.lora4j.adapter.PeftAdapter.write(dir, factors, scales, false, true, 0, "bench");
+    }
+    return dev.lora4j.adapter.PeftAdapter.load(dir);
+  }
+
+  /** Loading the base (open + compile + copy weights) against swapping adapters on it. */
+  static BenchResult swap(
+      BenchConfig config,
+      Checkpoint checkpoint,
+      CompileOptions options,
+      Path cacheDir,
+      int rank,
+      int seqLen,
+      long total)
+      throws IOException {
+    dev.lora4j.adapter.PeftAdapter first = randomAdapter(checkpoint, cacheDir, rank, 1);
+    dev.lora4j.adapter.PeftAdapter second = randomAdapter(checkpoint, cacheDir, rank, 2);
+    double[] loads = new double[3];
+    for (int i = 0; i < loads.length; i++) {
+      long t0 = System.nanoTime();
+      try (Checkpoint c = Checkpoint.open(checkpoint.dir());
+          CompiledModel m = ModelCompiler.compile(c, List.of(), options)) {
+        loads[i] = (System.nanoTime() - t0) / 1e6;
+      }
+    }
+    Arrays.sort(loads);
+    try (CompiledModel model =
+        ModelCompiler.compile(
+            checkpoint,
+            dev.lora4j.adapter.AdapterSet.capacity(
+                checkpoint.architecture(), List.of(first, second)),
+            options)) {
+      dev.lora4j.adapter.AdapterSet set = new dev.lora4j.adapter.AdapterSet(model);
+      set.add("first", first);
+      set.add("second", second);
+      double[] swaps = new double[config.measuredSteps * 2];
+      for (int i = 0; i < swaps.length; i++) {
+        long t0 = System.nanoTime();
+        set.activate(i % 2 == 0 ? "second" : "first");
+        swaps[i] = (System.nanoTime() - t0) / 1e6;
+      }
+      Arrays.sort(swaps);
+      double median = swaps[swaps.length / 2];
+      return new BenchResult(
+          config.name(),
+          "swap",
+          options.precision().name().toLowerCase(),
+          options.xla(),
+          median,
+          swaps[0],
+          Double.NaN,
+          peakRssMb(),
+          total,
+          0,
+          swaps.length,
+          loads[1]);
     }
   }
 

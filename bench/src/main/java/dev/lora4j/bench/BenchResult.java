@@ -19,7 +19,8 @@ public record BenchResult(
     double peakRssMb,
     long paramsTotal,
     long paramsTrainable,
-    int steps) {
+    int steps,
+    double baseLoadMs) {
 
   public String toJson() {
     Map<String, JsonElement> m = new LinkedHashMap<>();
@@ -29,11 +30,16 @@ public record BenchResult(
     m.put("xla", JsonElementKt.JsonPrimitive(xla));
     m.put("step_ms_median", JsonElementKt.JsonPrimitive(round(stepMsMedian)));
     m.put("step_ms_min", JsonElementKt.JsonPrimitive(round(stepMsMin)));
-    m.put("tokens_per_s", JsonElementKt.JsonPrimitive(round(tokensPerS)));
+    m.put(
+        "tokens_per_s",
+        JsonElementKt.JsonPrimitive(Double.isNaN(tokensPerS) ? 0 : round(tokensPerS)));
     m.put("peak_rss_mb", JsonElementKt.JsonPrimitive(round(peakRssMb)));
     m.put("params_total", JsonElementKt.JsonPrimitive(paramsTotal));
     m.put("params_trainable", JsonElementKt.JsonPrimitive(paramsTrainable));
     m.put("steps", JsonElementKt.JsonPrimitive(steps));
+    if (!Double.isNaN(baseLoadMs)) {
+      m.put("base_load_ms", JsonElementKt.JsonPrimitive(round(baseLoadMs)));
+    }
     return new JsonObject(m).toString();
   }
 
@@ -54,7 +60,8 @@ public record BenchResult(
         d(o, "peak_rss_mb"),
         (long) d(o, "params_total"),
         (long) d(o, "params_trainable"),
-        (int) d(o, "steps"));
+        (int) d(o, "steps"),
+        o.containsKey("base_load_ms") ? d(o, "base_load_ms") : Double.NaN);
   }
 
   private static String s(JsonObject o, String k) {

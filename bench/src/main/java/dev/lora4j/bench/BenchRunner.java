@@ -96,6 +96,29 @@ public final class BenchRunner {
                 lora.peakRssMb() / full.peakRssMb()));
       }
     }
+    for (String precision : List.of("f32", "bf16")) {
+      BenchResult forward = find(results, "forward", precision);
+      BenchResult merged = find(results, "merged", precision);
+      if (forward != null && merged != null) {
+        lines.add(
+            String.format(
+                Locale.ROOT,
+                "%s merged/base forward time %.3f",
+                precision,
+                merged.stepMsMedian() / forward.stepMsMedian()));
+      }
+      BenchResult swap = find(results, "swap", precision);
+      if (swap != null) {
+        lines.add(
+            String.format(
+                Locale.ROOT,
+                "%s base load %.1f ms, adapter swap %.2f ms: swap is %.0fx faster",
+                precision,
+                swap.baseLoadMs(),
+                swap.stepMsMedian(),
+                swap.baseLoadMs() / swap.stepMsMedian()));
+      }
+    }
     for (String mode : List.of("forward", "full", "lora")) {
       BenchResult f32 = find(results, mode, "f32");
       BenchResult bf16 = find(results, mode, "bf16");

@@ -63,8 +63,9 @@ final class BenchCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     for (String mode : modes) {
-      if (!List.of("forward", "full", "lora").contains(mode)) {
-        throw new IllegalArgumentException("--modes takes forward, full, lora; got '" + mode + "'");
+      if (!List.of("forward", "full", "lora", "merged", "swap").contains(mode)) {
+        throw new IllegalArgumentException(
+            "--modes takes forward, full, lora, merged, swap; got '" + mode + "'");
       }
     }
     for (String p : precisions) {
