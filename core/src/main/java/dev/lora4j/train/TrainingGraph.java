@@ -347,24 +347,16 @@ public final class TrainingGraph {
           "expected " + accumulation + " micro-batches, got " + microIds.size());
     }
     if (accumulation == 1) {
-      try (TInt32 ids = CompiledModel.idsTensor(microIds.get(0));
-          TFloat32 mask = maskTensor(microMasks.get(0));
-          TBool training = TBool.scalarOf(true);
-          TInt64 seed = TInt64.vectorOf(dropoutSeed, stepCount);
-          Result r =
-              model
-                  .session()
-                  .runner()
-                  .feed(model.inputIdsPlaceholder(), ids)
-                  .feed(model.lossMaskPlaceholder(), mask)
-                  .feed(model.trainingPlaceholder(), training)
-                  .feed(model.dropoutSeedPlaceholder(), seed)
-                  .fetch(model.lossOp())
-                  .fetch(gradNorm)
-                  .fetch(clipCoef)
-                  .fetch(learningRate)
-                  .addTarget(updateOp)
-                  .run()) {
+      try (Result r =
+          runMicroBatch(
+              microIds.get(0),
+              microMasks.get(0),
+              dropoutSeed,
+              stepCount,
+              updateOp,
+              gradNorm,
+              clipCoef,
+              learningRate)) {
         return finish(
             ((TFloat32) r.get(0)).getFloat(),
             ((TFloat32) r.get(1)).getFloat(),
@@ -376,22 +368,14 @@ public final class TrainingGraph {
     double tokens = 0;
     long current = stepCount;
     for (int i = 0; i < accumulation; i++) {
-      try (TInt32 ids = CompiledModel.idsTensor(microIds.get(i));
-          TFloat32 mask = maskTensor(microMasks.get(i));
-          TBool training = TBool.scalarOf(true);
-          TInt64 seed = TInt64.vectorOf(dropoutSeed, current * accumulation + i);
-          Result r =
-              model
-                  .session()
-                  .runner()
-                  .feed(model.inputIdsPlaceholder(), ids)
-                  .feed(model.lossMaskPlaceholder(), mask)
-                  .feed(model.trainingPlaceholder(), training)
-                  .feed(model.dropoutSeedPlaceholder(), seed)
-                  .fetch(model.lossOp())
-                  .fetch(scoredTokens)
-                  .addTarget(accumulateOp)
-                  .run()) {
+      try (Result r =
+          runMicroBatch(
+              microIds.get(i),
+              microMasks.get(i),
+              dropoutSeed,
+              current * accumulation + i,
+              accumulateOp,
+              scoredTokens)) {
         float loss = ((TFloat32) r.get(0)).getFloat();
         float n = ((TFloat32) r.get(1)).getFloat();
         lossSum += (double) loss * n;
@@ -414,6 +398,37 @@ public final class TrainingGraph {
           ((TFloat32) r.get(0)).getFloat(),
           ((TFloat32) r.get(1)).getFloat(),
           ((TFloat32) r.get(2)).getFloat());
+    }
+  }
+
+  /**
+   * One session run on a micro-batch in training mode: feeds ids, mask and the dropout seed (seed,
+   * counter), runs target and fetches the loss followed by extra.
+   */
+  private Result runMicroBatch(
+      int[][] batchIds,
+      float[][] batchMask,
+      long dropoutSeed,
+      long counter,
+      Op target,
+      Operand<?>... extra) {
+    try (TInt32 ids = CompiledModel.idsTensor(batchIds);
+        TFloat32 mask = maskTensor(batchMask);
+        TBool training = TBool.scalarOf(true);
+        TInt64 seed = TInt64.vectorOf(dropoutSeed, counter)) {
+      var runner =
+          model
+              .session()
+              .runner()
+              .feed(model.inputIdsPlaceholder(), ids)
+              .feed(model.lossMaskPlaceholder(), mask)
+              .feed(model.trainingPlaceholder(), training)
+              .feed(model.dropoutSeedPlaceholder(), seed)
+              .fetch(model.lossOp());
+      for (Operand<?> e : extra) {
+        runner.fetch(e);
+      }
+      return runner.addTarget(target).run();
     }
   }
 
