@@ -99,7 +99,15 @@ final class Pretraining {
       throws IOException {
     Path parent = target.toAbsolutePath().getParent();
     Files.createDirectories(parent);
-    Path tmp = Files.createTempDirectory(parent, "." + target.getFileName() + "-");
+    String prefix = "." + target.getFileName() + "-";
+    // An interrupted earlier run (Ctrl-C, kill) may have left its temporary directory behind.
+    try (java.util.stream.Stream<Path> siblings = Files.list(parent)) {
+      for (Path stale :
+          siblings.filter(p -> p.getFileName().toString().startsWith(prefix)).toList()) {
+        CheckpointTrees.delete(stale);
+      }
+    }
+    Path tmp = Files.createTempDirectory(parent, prefix);
     try {
       Tokenizer tokenizer;
       if (tokenizerFrom != null) {

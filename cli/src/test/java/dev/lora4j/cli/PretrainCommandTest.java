@@ -26,6 +26,9 @@ class PretrainCommandTest {
   @Test
   void pretrainedGpt2AndLlamaCheckpointsWorkWithEvalAndGenerate() throws Exception {
     Path data = text();
+    // What an interrupted run leaves behind: a hidden temporary directory, never a half model.
+    Path stale = Files.createDirectories(tmp.resolve(".gpt2-interrupted"));
+    Files.writeString(stale.resolve("model.safetensors"), "half written");
     for (String type : new String[] {"gpt2", "llama"}) {
       Path out = tmp.resolve(type);
       assertEquals(
@@ -73,6 +76,7 @@ class PretrainCommandTest {
               "--max-tokens",
               "5"));
     }
+    assertTrue(Files.notExists(stale), "the next run removes the interrupted run's leftovers");
     // The same --out again is refused (nothing is lost) unless --force.
     assertEquals(
         1,
