@@ -17,6 +17,7 @@ import kotlinx.serialization.json.JsonArray;
 import kotlinx.serialization.json.JsonElement;
 import kotlinx.serialization.json.JsonPrimitive;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** `lora4j logits`: runs a checkpoint (optionally with a PEFT adapter) and writes its logits. */
@@ -65,9 +66,12 @@ final class LogitsCommand implements Callable<Integer> {
           "Where to run: cpu, or gpu (first GPU, soft placement; needs the gpu build profile).")
   CompileOptions.Device device;
 
+  @Mixin QuantizeOptions quantize;
+
   @Override
   public Integer call() {
-    CompileOptions options = CompileOptions.defaults().withDevice(device);
+    CompileOptions options =
+        CompileOptions.defaults().withDevice(device).withQuantization(quantize.quantization());
     try (Checkpoint checkpoint = Checkpoint.open(model)) {
       int[][] ids = readIds(input);
       PeftAdapter peft = adapter == null ? null : PeftAdapter.load(adapter);
@@ -75,6 +79,7 @@ final class LogitsCommand implements Callable<Integer> {
           peft == null ? List.of() : peft.specsFor(checkpoint.architecture());
       try (CompiledModel compiled = ModelCompiler.compile(checkpoint, specs, options)) {
         compiled.checkInputs(ids);
+        QuantizeOptions.report(compiled);
         if (peft != null) {
           peft.applyTo(compiled);
         }

@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
       MergeCommand.class,
       TrainCommand.class,
       BenchCommand.class,
+      BenchQuantCommand.class,
       QuickstartCommand.class,
       PretrainCommand.class,
       GenerateCommand.class,

@@ -4,9 +4,12 @@ import dev.lora4j.adapter.Merger;
 import dev.lora4j.adapter.PeftAdapter;
 import dev.lora4j.io.DType;
 import dev.lora4j.model.Checkpoint;
+import dev.lora4j.quant.Quantization;
+import dev.lora4j.quant.QuantizedMerge;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** `lora4j merge`: writes a plain checkpoint with a PEFT adapter merged into its weights. */
@@ -44,6 +47,22 @@ final class MergeCommand implements Callable<Integer> {
   @Option(names = "--force", description = "Overwrite files in a non-empty --out directory.")
   boolean force;
 
+  @Mixin QuantizeOptions quantize;
+
+  @Option(
+      names = "--requantize",
+      description =
+          "With --quantize-base: quantize the merged weights again, so the output stays on the"
+              + " quantized grid (more drift).")
+  boolean requantize;
+
+  @Option(
+      names = "--allow-drift",
+      description =
+          "With --quantize-base: write the merge although its logits differ from the float32"
+              + " merge (the drift is measured and printed either way).")
+  boolean allowDrift;
+
   @Override
   public Integer call() {
     PeftAdapter peft = PeftAdapter.load(adapter);
@@ -64,7 +83,18 @@ final class MergeCommand implements Callable<Integer> {
             case float32 -> DType.F32;
             case bfloat16 -> DType.BF16;
           };
-      Merger.exportMerged(checkpoint, peft, out, target, force);
+      Quantization q = quantize.quantization();
+      if (q.enabled()) {
+        QuantizedMerge.Drift drift =
+            QuantizedMerge.export(checkpoint, peft, q, requantize, allowDrift, out, target, force);
+        System.out.println(drift.describe());
+      } else if (requantize || allowDrift) {
+        throw new IllegalArgumentException(
+            "--requantize and --allow-drift apply to a merge into a quantized base; add"
+                + " --quantize-base int8|nf4|bf16, or drop them for an exact float32 merge");
+      } else {
+        Merger.exportMerged(checkpoint, peft, out, target, force);
+      }
     }
     System.out.println("wrote merged checkpoint to " + out);
     return 0;

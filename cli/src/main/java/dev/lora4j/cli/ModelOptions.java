@@ -8,9 +8,13 @@ import dev.lora4j.compile.ModelCompiler;
 import dev.lora4j.model.Checkpoint;
 import java.nio.file.Path;
 import java.util.List;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** --model, --adapter, --precision, --device: a checkpoint with an optional adapter, compiled. */
+/**
+ * --model, --adapter, --precision, --device, --quantize-base: a checkpoint with an optional
+ * adapter, compiled.
+ */
 final class ModelOptions {
   @Option(
       names = "--model",
@@ -37,6 +41,8 @@ final class ModelOptions {
       description = "cpu or gpu. Default: ${DEFAULT-VALUE}.")
   CompileOptions.Device device;
 
+  @Mixin QuantizeOptions quantize;
+
   /** Compiles the checkpoint with the adapter applied; the caller closes both. */
   CompiledModel compile(Checkpoint checkpoint) {
     PeftAdapter peft = adapter == null ? null : PeftAdapter.load(adapter);
@@ -48,7 +54,9 @@ final class ModelOptions {
             specs,
             CompileOptions.defaults()
                 .withDevice(device)
-                .withPrecision(CliParsing.precision(precision)));
+                .withPrecision(CliParsing.precision(precision))
+                .withQuantization(quantize.quantization()));
+    QuantizeOptions.report(compiled);
     if (peft != null) {
       peft.applyTo(compiled);
     }

@@ -24,6 +24,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** `lora4j train`: LoRA (or full) fine-tuning of a Hugging Face checkpoint on a dataset. */
@@ -272,6 +273,8 @@ final class TrainCommand implements Callable<Integer> {
       description = "cpu or gpu. Default: ${DEFAULT-VALUE}.")
   CompileOptions.Device device;
 
+  @Mixin QuantizeOptions quantize;
+
   @Override
   public Integer call() throws Exception {
     if (planFile != null) {
@@ -288,6 +291,13 @@ final class TrainCommand implements Callable<Integer> {
     if (betas.length != 2) {
       throw new picocli.CommandLine.ParameterException(
           new picocli.CommandLine(this), "--betas takes two numbers, e.g. 0.9,0.999");
+    }
+    if (full && quantize.quantization().enabled()) {
+      throw new picocli.CommandLine.ParameterException(
+          new picocli.CommandLine(this),
+          "--full trains every base weight, which needs them in float32; drop --quantize-base"
+              + " for full fine-tuning, or drop --full to train LoRA adapters over the quantized"
+              + " base");
     }
     try (RunDirectory run = RunDirectory.open(out, resume);
         Checkpoint checkpoint = Checkpoint.open(model)) {
@@ -336,8 +346,10 @@ final class TrainCommand implements Callable<Integer> {
               .withDevice(device)
               .withXla(xla)
               .withSeed(seed)
-              .withPrecision(CliParsing.precision(precision));
+              .withPrecision(CliParsing.precision(precision))
+              .withQuantization(quantize.quantization());
       try (CompiledModel compiled = ModelCompiler.compile(checkpoint, specs, options)) {
+        QuantizeOptions.report(compiled);
         if (start != null) {
           start.applyTo(compiled);
         }

@@ -80,7 +80,16 @@ public final class Merger {
   public static void exportMerged(
       Checkpoint checkpoint, PeftAdapter adapter, Path out, DType dtype, boolean force) {
     prepareOutput(out, force);
-    Map<String, float[]> merged = mergedWeights(checkpoint, adapter);
+    writeCheckpoint(checkpoint, mergedWeights(checkpoint, adapter), out, dtype);
+  }
+
+  /**
+   * Writes a checkpoint into a prepared directory ({@link #prepareOutput}): the base's weights,
+   * with the given keys replaced, in {@code dtype} (null = the base's storage dtype), plus
+   * config.json and the tokenizer files.
+   */
+  public static void writeCheckpoint(
+      Checkpoint checkpoint, Map<String, float[]> merged, Path out, DType dtype) {
     Map<String, SafetensorsWriter.TensorData> tensors = new LinkedHashMap<>();
     DType target = null;
     for (String key : checkpoint.architecture().expectedWeights().keySet()) {
@@ -153,6 +162,12 @@ public final class Merger {
    * the merged model runs with no adapter ops at all.
    */
   public static void mergeInto(CompiledModel model, PeftAdapter adapter, int sign) {
+    if (!model.quantizedWeights().isEmpty()) {
+      throw new IllegalStateException(
+          "this model's projections are stored quantized; merging would re-quantize them and"
+              + " silently move the logits. Keep the adapter unmerged, or use QuantizedMerge"
+              + " (lora4j merge --quantize-base), which measures and reports the drift");
+    }
     Map<String, Projection> byName = new LinkedHashMap<>();
     for (Projection p : model.architecture().projections()) {
       byName.put(p.name(), p);

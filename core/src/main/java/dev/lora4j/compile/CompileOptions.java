@@ -1,5 +1,7 @@
 package dev.lora4j.compile;
 
+import dev.lora4j.quant.Quantization;
+
 /**
  * How a plan becomes a session.
  *
@@ -11,6 +13,9 @@ package dev.lora4j.compile;
  * @param seed seeds the adapter init (A) and dropout
  * @param precision F32, or BF16: the base projections and the head multiply in bfloat16 (AMX on
  *     this CPU), while adapters, norms, softmax and the loss stay float32
+ * @param quantization how the frozen projection weights are stored (float32, bf16, int8, nf4 with
+ *     or without double quantization); they are dequantized in the graph right before each
+ *     projection's matmul. Embeddings, norms, biases and the head stay float32
  */
 public record CompileOptions(
     Device device,
@@ -18,7 +23,8 @@ public record CompileOptions(
     int intraOpThreads,
     int interOpThreads,
     long seed,
-    Precision precision) {
+    Precision precision,
+    Quantization quantization) {
 
   public enum Precision {
     F32,
@@ -31,26 +37,35 @@ public record CompileOptions(
   }
 
   public static CompileOptions defaults() {
-    return new CompileOptions(Device.CPU, false, 0, 0, 42L, Precision.F32);
+    return new CompileOptions(Device.CPU, false, 0, 0, 42L, Precision.F32, Quantization.none());
   }
 
   public CompileOptions withDevice(Device device) {
-    return new CompileOptions(device, xla, intraOpThreads, interOpThreads, seed, precision);
+    return new CompileOptions(
+        device, xla, intraOpThreads, interOpThreads, seed, precision, quantization);
   }
 
   public CompileOptions withXla(boolean xla) {
-    return new CompileOptions(device, xla, intraOpThreads, interOpThreads, seed, precision);
+    return new CompileOptions(
+        device, xla, intraOpThreads, interOpThreads, seed, precision, quantization);
   }
 
   public CompileOptions withPrecision(Precision precision) {
-    return new CompileOptions(device, xla, intraOpThreads, interOpThreads, seed, precision);
+    return new CompileOptions(
+        device, xla, intraOpThreads, interOpThreads, seed, precision, quantization);
   }
 
   public CompileOptions withThreads(int intraOp, int interOp) {
-    return new CompileOptions(device, xla, intraOp, interOp, seed, precision);
+    return new CompileOptions(device, xla, intraOp, interOp, seed, precision, quantization);
   }
 
   public CompileOptions withSeed(long seed) {
-    return new CompileOptions(device, xla, intraOpThreads, interOpThreads, seed, precision);
+    return new CompileOptions(
+        device, xla, intraOpThreads, interOpThreads, seed, precision, quantization);
+  }
+
+  public CompileOptions withQuantization(Quantization quantization) {
+    return new CompileOptions(
+        device, xla, intraOpThreads, interOpThreads, seed, precision, quantization);
   }
 }

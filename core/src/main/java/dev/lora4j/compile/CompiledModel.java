@@ -4,6 +4,7 @@ import dev.lora4j.io.TensorInfo;
 import dev.lora4j.model.Architecture;
 import dev.lora4j.model.Checkpoint;
 import dev.lora4j.model.ModelConfig;
+import dev.lora4j.quant.QuantizedWeight;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -40,6 +41,7 @@ public final class CompiledModel implements AutoCloseable {
   private final PlaceholderWithDefault<TBool> training;
   private final PlaceholderWithDefault<TInt64> dropoutSeed;
   private final Map<String, WeightVariable> baseWeights;
+  private final Map<String, QuantizedWeight> quantizedWeights;
   private final Map<String, AdapterModule> adapters;
   private List<Operand<TFloat32>> gradients;
   private Operand<TFloat32> lastLogits;
@@ -57,6 +59,7 @@ public final class CompiledModel implements AutoCloseable {
       PlaceholderWithDefault<TBool> training,
       PlaceholderWithDefault<TInt64> dropoutSeed,
       Map<String, WeightVariable> baseWeights,
+      Map<String, QuantizedWeight> quantizedWeights,
       Map<String, AdapterModule> adapters) {
     this.config = config;
     this.architecture = architecture;
@@ -70,6 +73,7 @@ public final class CompiledModel implements AutoCloseable {
     this.training = training;
     this.dropoutSeed = dropoutSeed;
     this.baseWeights = Collections.unmodifiableMap(baseWeights);
+    this.quantizedWeights = Collections.unmodifiableMap(quantizedWeights);
     this.adapters = Collections.unmodifiableMap(adapters);
   }
 
@@ -127,9 +131,17 @@ public final class CompiledModel implements AutoCloseable {
     return dropoutSeed;
   }
 
-  /** Frozen base weights by canonical checkpoint key. */
+  /**
+   * Frozen float32 base weights by canonical checkpoint key. With a quantized base the projection
+   * weights are not here but in {@link #quantizedWeights()}.
+   */
   public Map<String, WeightVariable> baseWeights() {
     return baseWeights;
+  }
+
+  /** Projection weights stored quantized (empty unless compiled with a quantization). */
+  public Map<String, QuantizedWeight> quantizedWeights() {
+    return quantizedWeights;
   }
 
   /** Adapters by module path, in forward order. */
@@ -169,6 +181,13 @@ public final class CompiledModel implements AutoCloseable {
    * {@link #gradients()}.
    */
   public List<Operand<TFloat32>> gradientsOf(List<WeightVariable> vars) {
+    if (!quantizedWeights.isEmpty() && !trainableVariables().containsAll(vars)) {
+      throw new IllegalArgumentException(
+          "only the adapters can train on a quantized base: this model stores its projections as "
+              + quantizedWeights.values().iterator().next().quantization()
+              + ", and full fine-tuning needs float32 weights; compile without quantization to"
+              + " train every weight");
+    }
     Gradients dy = tf.gradients(loss, vars.stream().map(WeightVariable::variable).toList());
     List<Operand<TFloat32>> out = new ArrayList<>();
     for (int i = 0; i < vars.size(); i++) {
@@ -212,6 +231,12 @@ public final class CompiledModel implements AutoCloseable {
    * float32), e.g. after pretraining or full fine-tuning.
    */
   public void exportCheckpoint(java.nio.file.Path dir) {
+    if (!quantizedWeights.isEmpty()) {
+      throw new IllegalStateException(
+          "this model's projections are stored quantized; exporting them as float32 would write"
+              + " the quantization error into a new base. Export from a float32 model, or merge"
+              + " an adapter with lora4j merge --quantize-base, which reports the drift");
+    }
     java.util.Map<String, dev.lora4j.io.SafetensorsWriter.TensorData> tensors =
         new java.util.LinkedHashMap<>();
     for (WeightVariable w : baseWeights.values()) {
@@ -333,6 +358,9 @@ public final class CompiledModel implements AutoCloseable {
       try (TFloat32 tensor = HostTensors.toFloat32(info, checkpoint.bytes(w.name()))) {
         assign(w, tensor);
       }
+    }
+    for (QuantizedWeight q : quantizedWeights.values()) {
+      q.load(session, checkpoint.floats(q.name())); // quantized on the host, then fed
     }
   }
 

@@ -4,6 +4,7 @@ import dev.lora4j.model.Architecture;
 import dev.lora4j.model.Checkpoint;
 import dev.lora4j.model.Projection;
 import dev.lora4j.model.ProjectionHook;
+import dev.lora4j.quant.QuantizedWeight;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -45,6 +46,8 @@ public final class ModelCompiler {
   private final Graph graph = new Graph();
   private final Ops tf;
   private final Map<String, WeightVariable> baseWeights = new LinkedHashMap<>();
+  // Projection weights stored quantized (CompileOptions.quantization); not in baseWeights.
+  private final Map<String, QuantizedWeight> quantizedWeights = new LinkedHashMap<>();
   private final Map<String, AdapterModule> adapters = new LinkedHashMap<>();
   private PlaceholderWithDefault<TBool> training;
   private PlaceholderWithDefault<TInt64> dropoutSeed;
@@ -143,8 +146,22 @@ public final class ModelCompiler {
         tf.withName("dropout_seed")
             .placeholderWithDefault(tf.constant(new long[] {0L, 0L}), Shape.of(2));
     Map<String, long[]> expected = architecture.expectedWeights();
+    Map<String, Projection> quantized = new LinkedHashMap<>();
+    if (options.quantization().enabled()) {
+      for (Projection p : architecture.projections()) {
+        quantized.put(p.weightKey(), p);
+      }
+    }
     for (Map.Entry<String, long[]> e : expected.entrySet()) {
-      baseWeights.put(e.getKey(), variable(e.getKey(), e.getValue()));
+      Projection p = quantized.get(e.getKey());
+      if (p != null) {
+        quantizedWeights.put(
+            e.getKey(),
+            QuantizedWeight.create(
+                tf, e.getKey(), e.getValue(), p.layout(), options.quantization()));
+      } else {
+        baseWeights.put(e.getKey(), variable(e.getKey(), e.getValue()));
+      }
     }
     Placeholder<TInt32> inputIds =
         tf.withName("input_ids").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
@@ -178,6 +195,7 @@ public final class ModelCompiler {
             training,
             dropoutSeed,
             baseWeights,
+            quantizedWeights,
             adapters);
     try {
       model.loadBaseWeights(checkpoint);
@@ -225,7 +243,11 @@ public final class ModelCompiler {
 
   /** The hook the architecture calls for every projection: base, plus an adapter if targeted. */
   private Operand<TFloat32> projectWithAdapter(Projection p, Operand<TFloat32> x) {
-    Operand<TFloat32> weight = baseWeights.get(p.weightKey()).variable();
+    QuantizedWeight quantized = quantizedWeights.get(p.weightKey());
+    Operand<TFloat32> weight =
+        quantized != null
+            ? quantized.dequantize(tf, x) // decoded after x is ready, right before the matmul
+            : baseWeights.get(p.weightKey()).variable();
     Operand<TFloat32> out = matMul(x, weight, p.layout() == Projection.Layout.LINEAR); // [N, out]
     if (p.bias()) {
       out = tf.nn.biasAdd(out, baseWeights.get(p.biasKey()).variable());
@@ -334,7 +356,11 @@ public final class ModelCompiler {
               .setGlobalJitLevel(OptimizerOptions.GlobalJitLevel.ON_1)
               .setCpuGlobalJit(true));
     }
-    return config.setGraphOptions(graphOptions).build();
+    config.setGraphOptions(graphOptions);
+    if (!quantizedWeights.isEmpty()) {
+      QuantizedWeight.configure(config); // recompute dequantized weights in the backward pass
+    }
+    return config.build();
   }
 
   /** A random, B zero: kaiming-uniform (a = sqrt 5) or gaussian A, seeded per module. */
