@@ -93,6 +93,9 @@ public final class Trainer {
     long trainable = graph.params().stream().mapToLong(WeightVariable::numel).sum();
     long total =
         model.baseWeights().values().stream().mapToLong(WeightVariable::numel).sum()
+            + model.quantizedWeights().values().stream()
+                .mapToLong(dev.lora4j.quant.QuantizedWeight::numel)
+                .sum()
             + (config.fullFineTune() ? 0 : model.trainableParameterCount());
     emit(new TrainingEvent.Started(config.steps(), startStep, trainable, total));
     CheckpointStore store = outDir == null ? null : new CheckpointStore(outDir);
@@ -254,6 +257,11 @@ public final class Trainer {
             .append(model.config().numLayers())
             .append(" vocab ")
             .append(model.config().vocabSize())
+            .append(
+                model.quantizedWeights().isEmpty()
+                    ? ""
+                    : " base stored "
+                        + model.quantizedWeights().values().iterator().next().quantization())
             .append(" trainable");
     for (WeightVariable w : graph.params()) {
       key.append(' ').append(w.name()).append(Arrays.toString(w.shape()));
