@@ -19,15 +19,12 @@ import dev.lora4j.train.ScheduleConfig;
 import dev.lora4j.train.TrainConfig;
 import dev.lora4j.train.Trainer;
 import dev.lora4j.train.TrainingReport;
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
@@ -41,37 +38,11 @@ class QuantizedTrainingTest {
 
   /** The pattern rows of the trainer tests: mostly (start + 3t) mod 101, sometimes noise. */
   static List<Sequence> rows(int count, int seqLen, long seed) {
-    SplittableRandom random = new SplittableRandom(seed);
-    List<Sequence> rows = new ArrayList<>();
-    for (int i = 0; i < count; i++) {
-      int[] ids = new int[seqLen];
-      int start = random.nextInt(101);
-      for (int t = 0; t < seqLen; t++) {
-        ids[t] = random.nextInt(10) == 0 ? random.nextInt(101) : (start + 3 * t) % 101;
-      }
-      float[] mask = new float[seqLen - 1];
-      Arrays.fill(mask, 1f);
-      rows.add(new Sequence(ids, mask));
-    }
-    return rows;
+    return dev.lora4j.train.TrainerRuns.rows(count, seqLen, seed);
   }
 
   static List<LoraModuleSpec> specs() {
-    List<LoraModuleSpec> specs = new ArrayList<>();
-    for (int i = 0; i < 2; i++) {
-      for (String p : List.of("self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj")) {
-        specs.add(
-            new LoraModuleSpec(
-                "model.layers." + i + "." + p,
-                4,
-                8,
-                2,
-                0.1,
-                dev.lora4j.dsl.LoraInit.KAIMING_UNIFORM,
-                List.of()));
-      }
-    }
-    return specs;
+    return dev.lora4j.train.TrainerRuns.specs();
   }
 
   record Run(double before, double after, List<Double> losses) {}

@@ -15,10 +15,10 @@ import java.util.List;
 import java.util.SplittableRandom;
 
 /** Small, fully specified LoRA runs on llama-tiny for the trainer tests (also run as a child). */
-final class TrainerRuns {
+public final class TrainerRuns {
   private TrainerRuns() {}
 
-  static List<Sequence> rows(int count, int seqLen, long seed) {
+  public static List<Sequence> rows(int count, int seqLen, long seed) {
     SplittableRandom random = new SplittableRandom(seed);
     List<Sequence> rows = new ArrayList<>();
     for (int i = 0; i < count; i++) {
@@ -35,7 +35,7 @@ final class TrainerRuns {
     return rows;
   }
 
-  static List<LoraModuleSpec> specs() {
+  public static List<LoraModuleSpec> specs() {
     List<LoraModuleSpec> specs = new ArrayList<>();
     for (int i = 0; i < 2; i++) {
       for (String p : List.of("self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj")) {
