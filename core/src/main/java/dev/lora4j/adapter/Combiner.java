@@ -192,7 +192,14 @@ public final class Combiner {
    * [in, r], values descending; computed from two thin QRs and an r×r SVD.
    */
   public record LowRankSvd(DMatrixRMaj u, double[] values, DMatrixRMaj v) {
-    public static LowRankSvd of(LoraFactors f) {
+    public static LowRankSvd of(LoraFactors factors) {
+      // Rank components whose B column or A row is exactly zero (a fresh adapter has B = 0) add
+      // nothing to B·A, and a thin QR cannot factor an exactly zero column: drop them first.
+      LoraFactors f = withoutZeroComponents(factors);
+      if (f.rank() == 0) {
+        return new LowRankSvd(
+            new DMatrixRMaj(factors.out(), 0), new double[0], new DMatrixRMaj(factors.in(), 0));
+      }
       int r = f.rank();
       DMatrixRMaj b = new DMatrixRMaj(f.out(), r);
       for (int i = 0; i < b.data.length; i++) {
@@ -246,6 +253,44 @@ public final class Combiner {
       }
       return new LowRankSvd(u, sorted, v);
     }
+  }
+
+  /** The factors without the rank components whose column of B or row of A is all zeros. */
+  static LoraFactors withoutZeroComponents(LoraFactors f) {
+    int r = f.rank();
+    int in = f.in();
+    int out = f.out();
+    boolean[] keep = new boolean[r];
+    int kept = 0;
+    for (int k = 0; k < r; k++) {
+      boolean aNonzero = false;
+      for (int i = 0; i < in && !aNonzero; i++) {
+        aNonzero = f.a()[k * in + i] != 0;
+      }
+      boolean bNonzero = false;
+      for (int o = 0; o < out && !bNonzero; o++) {
+        bNonzero = f.b()[o * r + k] != 0;
+      }
+      keep[k] = aNonzero && bNonzero;
+      kept += keep[k] ? 1 : 0;
+    }
+    if (kept == r) {
+      return f;
+    }
+    float[] a = new float[kept * in];
+    float[] b = new float[out * kept];
+    int j = 0;
+    for (int k = 0; k < r; k++) {
+      if (!keep[k]) {
+        continue;
+      }
+      System.arraycopy(f.a(), k * in, a, j * in, in);
+      for (int o = 0; o < out; o++) {
+        b[o * kept + j] = f.b()[o * r + k];
+      }
+      j++;
+    }
+    return new LoraFactors(f.module(), kept, in, out, a, b);
   }
 
   /** Writes combined factors (scale 1 each) as a PEFT directory. */

@@ -119,50 +119,13 @@ public record ModuleSpectrum(
   }
 
   /**
-   * The SVD of B·A without the rank components k whose column of B or row of A is exactly zero (a
-   * fresh PEFT adapter has B = 0): they add nothing to B·A, and the thin QRs inside {@link
-   * Combiner.LowRankSvd} cannot factor an exactly zero column. Null when nothing is left (ΔW = 0).
+   * The SVD of B·A ({@link Combiner.LowRankSvd}, which drops exactly-zero rank components); null
+   * when nothing is left (ΔW = 0).
    */
   static Combiner.LowRankSvd lowRankSvd(LoraFactors f) {
-    int r = f.rank();
-    int in = f.in();
-    int out = f.out();
-    boolean[] keep = new boolean[r];
-    int kept = 0;
-    for (int k = 0; k < r; k++) {
-      boolean aNonzero = false;
-      for (int i = 0; i < in && !aNonzero; i++) {
-        aNonzero = f.a()[k * in + i] != 0;
-      }
-      boolean bNonzero = false;
-      for (int o = 0; o < out && !bNonzero; o++) {
-        bNonzero = f.b()[o * r + k] != 0;
-      }
-      keep[k] = aNonzero && bNonzero;
-      kept += keep[k] ? 1 : 0;
-    }
-    if (kept == 0) {
-      return null;
-    }
-    LoraFactors used = f;
-    if (kept < r) {
-      float[] a = new float[kept * in];
-      float[] b = new float[out * kept];
-      int j = 0;
-      for (int k = 0; k < r; k++) {
-        if (!keep[k]) {
-          continue;
-        }
-        System.arraycopy(f.a(), k * in, a, j * in, in);
-        for (int o = 0; o < out; o++) {
-          b[o * kept + j] = f.b()[o * r + k];
-        }
-        j++;
-      }
-      used = new LoraFactors(f.module(), kept, in, out, a, b);
-    }
+    Combiner.LowRankSvd svd;
     try {
-      return Combiner.LowRankSvd.of(used);
+      svd = Combiner.LowRankSvd.of(f);
     } catch (IllegalStateException e) {
       throw new IllegalArgumentException(
           "module "
@@ -171,6 +134,7 @@ public record ModuleSpectrum(
               + " factored SVD cannot be computed; drop the redundant rank components",
           e);
     }
+    return svd.values().length == 0 ? null : svd;
   }
 
   /**

@@ -191,10 +191,17 @@ public record SubspaceSimilarity(
     for (int k = 0; k < r; k++) {
       identity[k * r + k] = 1;
     }
+    DMatrixRMaj v;
+    IllegalStateException failure = null;
     try {
-      return Combiner.LowRankSvd.of(new LoraFactors(name, r, in, r, a, identity)).v();
+      v = Combiner.LowRankSvd.of(new LoraFactors(name, r, in, r, a, identity)).v();
     } catch (IllegalStateException e) {
       // Householder QR stops at an exactly dependent row; its missing directions are arbitrary.
+      v = null;
+      failure = e;
+    }
+    // Zero rows are dropped by the factored SVD, which then has fewer than r directions.
+    if (v == null || v.numCols < r) {
       throw new IllegalArgumentException(
           name
               + " ["
@@ -204,8 +211,9 @@ public record SubspaceSimilarity(
               + "] has exactly linearly dependent (or zero) rows, so it has fewer than "
               + r
               + " right-singular vectors and φ is not defined",
-          e);
+          failure);
     }
+    return v;
   }
 
   private static int checkShapes(float[] a1, int r1, float[] a2, int r2) {

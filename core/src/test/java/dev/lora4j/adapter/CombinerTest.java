@@ -146,4 +146,17 @@ class CombinerTest {
             .getMessage();
     assertTrue(m.contains("same targets"), m);
   }
+
+  @Test
+  void svdCombinationOfAFreshAdapterWithZeroBWorks() {
+    PeftAdapter fresh = PeftAdapter.load(Conformance.dir("gpt2-tiny").resolve("adapter"));
+    for (LoraFactors f : fresh.modules().values()) {
+      java.util.Arrays.fill(f.b(), 0f); // a fresh PEFT adapter: B = 0
+    }
+    LoraFactors f =
+        Combiner.combine(List.of(fresh, second()), new double[] {1, 1}, Combiner.Method.SVD, 4)
+            .get(MODULE);
+    DMatrixRMaj want = dense(second().modules().get(MODULE), second().config().scaleFor(MODULE));
+    assertTrue(relativeError(dense(f, 1), want) <= 1e-5);
+  }
 }
