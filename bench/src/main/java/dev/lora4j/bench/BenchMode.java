@@ -225,9 +225,19 @@ public final class BenchMode {
     }
   }
 
-  static double peakRssMb() throws IOException {
-    for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-      if (line.startsWith("VmHWM:")) {
+  /** Peak resident memory of this process (VmHWM, Linux), in MB; -1 elsewhere. */
+  public static double peakRssMb() throws IOException {
+    return procStatusMb("VmHWM:");
+  }
+
+  /** A kB field of /proc/self/status (VmHWM:, VmRSS:) in MB; -1 where there is none. */
+  public static double procStatusMb(String key) throws IOException {
+    Path status = Path.of("/proc/self/status");
+    if (!Files.exists(status)) {
+      return -1;
+    }
+    for (String line : Files.readAllLines(status)) {
+      if (line.startsWith(key)) {
         return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024.0;
       }
     }

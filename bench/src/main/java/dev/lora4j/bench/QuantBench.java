@@ -396,12 +396,7 @@ public final class QuantBench {
   }
 
   static double status(String key) throws IOException {
-    for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-      if (line.startsWith(key)) {
-        return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024.0;
-      }
-    }
-    return -1;
+    return BenchMode.procStatusMb(key);
   }
 
   /** Resets VmHWM to the current RSS (Linux 4.0+); false where the kernel refuses. */

@@ -18,12 +18,6 @@ final class CliParsing {
     };
   }
 
-  /** True when a checkpoint directory carries tokenizer files. */
-  static boolean hasTokenizer(java.nio.file.Path dir) {
-    return java.nio.file.Files.exists(dir.resolve("tokenizer.json"))
-        || java.nio.file.Files.exists(dir.resolve("vocab.json"));
-  }
-
   static ScheduleConfig.Kind scheduleKind(String value) {
     return switch (value.toLowerCase(Locale.ROOT)) {
       case "constant" -> ScheduleConfig.Kind.CONSTANT;

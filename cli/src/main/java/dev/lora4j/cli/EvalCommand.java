@@ -51,10 +51,7 @@ final class EvalCommand implements Callable<Integer> {
   public Integer call() {
     try (Checkpoint checkpoint = Checkpoint.open(modelOptions.model);
         CompiledModel model = modelOptions.compile(checkpoint)) {
-      Tokenizer tokenizer =
-          CliParsing.hasTokenizer(modelOptions.model)
-              ? Tokenizer.forCheckpoint(modelOptions.model)
-              : null;
+      Tokenizer tokenizer = Tokenizer.forCheckpointIfPresent(modelOptions.model);
       DataOptions options =
           new DataOptions(
               format == null

@@ -104,7 +104,7 @@ final class Pretraining {
     try (java.util.stream.Stream<Path> siblings = Files.list(parent)) {
       for (Path stale :
           siblings.filter(p -> p.getFileName().toString().startsWith(prefix)).toList()) {
-        CheckpointTrees.delete(stale);
+        dev.lora4j.io.AtomicFiles.deleteTree(stale);
       }
     }
     Path tmp = Files.createTempDirectory(parent, prefix);
@@ -153,12 +153,12 @@ final class Pretraining {
         model.exportCheckpoint(tmp);
       }
       if (Files.exists(target)) {
-        CheckpointTrees.delete(target);
+        dev.lora4j.io.AtomicFiles.deleteTree(target);
       }
       Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
       return report;
     } catch (IOException | RuntimeException e) {
-      CheckpointTrees.delete(tmp);
+      dev.lora4j.io.AtomicFiles.deleteTree(tmp);
       throw e;
     }
   }

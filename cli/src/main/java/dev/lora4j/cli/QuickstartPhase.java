@@ -72,7 +72,7 @@ public final class QuickstartPhase {
           case "full" -> fineTune(data, out, steps, seed, true);
           default -> throw new IllegalArgumentException("unknown phase " + phase);
         };
-    result.put("peak_rss_mb", JsonElementKt.JsonPrimitive(peakRssMb()));
+    result.put("peak_rss_mb", JsonElementKt.JsonPrimitive(dev.lora4j.bench.BenchMode.peakRssMb()));
     System.out.println(new JsonObject(result));
   }
 
@@ -187,7 +187,7 @@ public final class QuickstartPhase {
           result.put("trainable_params", JsonElementKt.JsonPrimitive(report.trainableParams()));
           Path adapterDir = out.resolve("adapter");
           if (Files.exists(adapterDir)) {
-            CheckpointTrees.delete(adapterDir);
+            dev.lora4j.io.AtomicFiles.deleteTree(adapterDir);
           }
           PeftAdapter.save(model, adapterDir, "runs/quickstart/base");
           result.put(
@@ -221,15 +221,6 @@ public final class QuickstartPhase {
       texts.add(JsonElementKt.JsonPrimitive(text));
     }
     return new JsonArray(texts);
-  }
-
-  static double peakRssMb() throws IOException {
-    for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-      if (line.startsWith("VmHWM:")) {
-        return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024.0;
-      }
-    }
-    return -1;
   }
 
   static void writeReport(Path file, Map<String, JsonElement> report) {

@@ -303,7 +303,7 @@ final class TrainCommand implements Callable<Integer> {
         Checkpoint checkpoint = Checkpoint.open(model)) {
       // Pre-tokenized data needs no tokenizer; checkpoints without tokenizer files still train on
       // it.
-      Tokenizer tokenizer = CliParsing.hasTokenizer(model) ? Tokenizer.forCheckpoint(model) : null;
+      Tokenizer tokenizer = Tokenizer.forCheckpointIfPresent(model);
       DataOptions dataOptions =
           new DataOptions(
               format == null ? null : DataFormat.valueOf(format.toUpperCase().replace('-', '_')),

@@ -6,7 +6,6 @@ import dev.lora4j.model.Projection;
 import dev.lora4j.model.ProjectionHook;
 import dev.lora4j.quant.QuantizedWeight;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -390,9 +389,5 @@ public final class ModelCompiler {
     double u1 = random.nextDouble();
     double u2 = random.nextDouble();
     return Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2);
-  }
-
-  static String shapeString(long[] shape) {
-    return Arrays.toString(shape);
   }
 }

@@ -38,6 +38,17 @@ public interface Tokenizer {
     return TokenizerFiles.read(dir);
   }
 
+  /**
+   * The checkpoint's tokenizer, or null when the directory has no tokenizer files (pre-tokenized
+   * data needs none).
+   */
+  static Tokenizer forCheckpointIfPresent(Path dir) {
+    return java.nio.file.Files.exists(dir.resolve(TokenizerFiles.TOKENIZER_JSON))
+            || java.nio.file.Files.exists(dir.resolve(TokenizerFiles.VOCAB_JSON))
+        ? TokenizerFiles.read(dir)
+        : null;
+  }
+
   /** The real GPT-2 vocabulary: 50257 tokens, {@code <|endoftext|>} = 50256. */
   static Tokenizer gpt2() {
     return Gpt2Tokenizer.instance();

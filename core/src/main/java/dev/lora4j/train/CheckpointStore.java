@@ -94,7 +94,7 @@ public final class CheckpointStore {
       AtomicFiles.writeString(tmp.resolve(STATE_FILE), stateJson);
       pause();
       if (Files.exists(target)) {
-        deleteTree(target);
+        AtomicFiles.deleteTree(target);
       }
       try {
         Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
@@ -104,7 +104,7 @@ public final class CheckpointStore {
       syncDirectory(root);
       List<Path> all = list();
       for (int i = 0; i < all.size() - keep; i++) {
-        deleteTree(all.get(i));
+        AtomicFiles.deleteTree(all.get(i));
       }
       return target;
     } catch (IOException e) {
@@ -144,7 +144,7 @@ public final class CheckpointStore {
       dirs.filter(d -> d.getFileName().toString().startsWith(".step-")).forEach(stale::add);
     }
     for (Path d : stale) {
-      deleteTree(d);
+      AtomicFiles.deleteTree(d);
     }
   }
 
@@ -164,17 +164,6 @@ public final class CheckpointStore {
       channel.force(true);
     } catch (IOException ignored) {
       // Not every file system lets a directory be opened for fsync; the rename is still atomic.
-    }
-  }
-
-  static void deleteTree(Path dir) throws IOException {
-    if (!Files.exists(dir)) {
-      return;
-    }
-    try (Stream<Path> walk = Files.walk(dir)) {
-      for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
     }
   }
 }

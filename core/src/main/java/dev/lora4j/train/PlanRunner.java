@@ -18,7 +18,6 @@ import dev.lora4j.dsl.Schedule;
 import dev.lora4j.dsl.TrainingPlan;
 import dev.lora4j.dsl.Warmup;
 import dev.lora4j.model.Checkpoint;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -136,10 +135,7 @@ public final class PlanRunner {
     }
     Path base = Path.of(plan.getBase());
     try (Checkpoint checkpoint = Checkpoint.open(base)) {
-      Tokenizer tokenizer =
-          Files.exists(base.resolve("tokenizer.json")) || Files.exists(base.resolve("vocab.json"))
-              ? Tokenizer.forCheckpoint(base)
-              : null;
+      Tokenizer tokenizer = Tokenizer.forCheckpointIfPresent(base);
       TrainingPlan t = plan.getTraining();
       DataPlan d = plan.getData();
       SequenceDataset dataset =
