@@ -104,4 +104,72 @@ class TrainCommandTest {
             String.valueOf(seqLen)));
     assertTrue(Files.isDirectory(out.resolve("checkpoints/step-00000003")));
   }
+
+  @Test
+  void aSliceAdapterTrainedFurtherStaysASliceAdapter() throws Exception {
+    Path dir = LogitsCommandTest.conformance("gpt2-tiny");
+    Path data = tokenizedRows(dir, tmp);
+    String seqLen =
+        String.valueOf(LogitsCommand.readIds(dir.resolve("train/batch.json"))[0].length);
+    List<String> common =
+        List.of(
+            "--model",
+            dir.toString(),
+            "--data",
+            data.toString(),
+            "--steps",
+            "2",
+            "--batch-size",
+            "2",
+            "--seq-len",
+            seqLen,
+            "--lr",
+            "1e-2",
+            "--validation-split",
+            "0");
+    List<String> first =
+        new ArrayList<>(
+            List.of(
+                "train",
+                "--out",
+                tmp.resolve("a").toString(),
+                "--target",
+                "c_attn[q,v]",
+                "--rank",
+                "2",
+                "--alpha",
+                "4"));
+    first.addAll(common);
+    assertEquals(0, Lora4j.run(first.toArray(String[]::new)));
+    List<String> second =
+        new ArrayList<>(
+            List.of(
+                "train",
+                "--out",
+                tmp.resolve("b").toString(),
+                "--init-adapter",
+                tmp.resolve("a/adapter").toString()));
+    second.addAll(common);
+    assertEquals(0, Lora4j.run(second.toArray(String[]::new)));
+    PeftAdapter before = PeftAdapter.load(tmp.resolve("a/adapter"));
+    PeftAdapter after = PeftAdapter.load(tmp.resolve("b/adapter"));
+    assertEquals(before.slices(), after.slices());
+    assertEquals(List.of("q", "v"), after.slices().get("transformer.h.0.attn.c_attn"));
+    int d = 48;
+    for (LoraFactors f : after.modules().values()) {
+      assertEquals(4, f.rank(), "rank 2 per slice, saved as rank 4 for PEFT");
+      boolean changed = false;
+      for (int row = 0; row < 3 * d; row++) {
+        for (int c = 0; c < 4; c++) {
+          float value = f.b()[row * 4 + c];
+          boolean inBlock = (row < d && c < 2) || (row >= 2 * d && c >= 2);
+          if (!inBlock) {
+            assertEquals(0f, value, f.module() + " B[" + row + "][" + c + "] stays zero");
+          }
+          changed |= value != before.modules().get(f.module()).b()[row * 4 + c];
+        }
+      }
+      assertTrue(changed, f.module() + ": the second run trained the q and v blocks");
+    }
+  }
 }

@@ -29,7 +29,7 @@ public final class AdapterSet {
   public static List<LoraModuleSpec> capacity(Architecture architecture, List<PeftAdapter> all) {
     Map<String, LoraModuleSpec> union = new LinkedHashMap<>();
     for (PeftAdapter adapter : all) {
-      for (LoraModuleSpec spec : adapter.specsFor(architecture)) {
+      for (LoraModuleSpec spec : adapter.wholeModuleSpecsFor(architecture)) {
         LoraModuleSpec seen = union.get(spec.module());
         if (seen == null || spec.rank() > seen.rank()) {
           union.put(spec.module(), spec);
@@ -50,7 +50,7 @@ public final class AdapterSet {
     if (name == null || name.isBlank()) {
       throw new IllegalArgumentException("an adapter needs a non-empty name");
     }
-    List<LoraModuleSpec> specs = adapter.specsFor(model.architecture());
+    List<LoraModuleSpec> specs = adapter.wholeModuleSpecsFor(model.architecture());
     for (LoraModuleSpec spec : specs) {
       AdapterModule slot = model.adapters().get(spec.module());
       if (slot == null || slot.parts().size() != 1 || slot.parts().get(0).slice() != null) {
@@ -98,7 +98,7 @@ public final class AdapterSet {
           "no adapter named '" + name + "'; loaded: " + adapters.keySet());
     }
     Map<String, LoraModuleSpec> specs = new LinkedHashMap<>();
-    for (LoraModuleSpec spec : adapter.specsFor(model.architecture())) {
+    for (LoraModuleSpec spec : adapter.wholeModuleSpecsFor(model.architecture())) {
       specs.put(spec.module(), spec);
     }
     for (AdapterModule module : model.adapters().values()) {

@@ -41,7 +41,7 @@ public final class Merger {
     for (Projection p : checkpoint.architecture().projections()) {
       byName.put(p.name(), p);
     }
-    for (LoraModuleSpec spec : adapter.specsFor(checkpoint.architecture())) {
+    for (LoraModuleSpec spec : adapter.wholeModuleSpecsFor(checkpoint.architecture())) {
       Projection p = byName.get(spec.module());
       LoraFactors f = adapter.modules().get(spec.module());
       float[] weight = checkpoint.floats(p.weightKey());
@@ -172,7 +172,7 @@ public final class Merger {
     for (Projection p : model.architecture().projections()) {
       byName.put(p.name(), p);
     }
-    for (LoraModuleSpec spec : adapter.specsFor(model.architecture())) {
+    for (LoraModuleSpec spec : adapter.wholeModuleSpecsFor(model.architecture())) {
       Projection p = byName.get(spec.module());
       WeightVariable w = model.baseWeights().get(p.weightKey());
       float[] weight = model.read(w);

@@ -36,14 +36,30 @@ public final class PeftAdapter {
   public static final String WEIGHTS_FILE = "adapter_model.safetensors";
   static final String KEY_PREFIX = "base_model.model.";
 
+  /**
+   * Safetensors metadata key recording which modules were trained as slice adapters, e.g.
+   * `transformer.h.0.attn.c_attn=q,v;transformer.h.1.attn.c_attn=q,v`. PEFT ignores it (it reads
+   * the whole-module factors); lora4j uses it to read such an adapter back as the slice adapter it
+   * was.
+   */
+  static final String SLICES_METADATA = "lora4j.slices";
+
+  private static final System.Logger LOG = System.getLogger(PeftAdapter.class.getName());
+
   private final Path dir;
   private final PeftLoraConfig config;
   private final Map<String, LoraFactors> modules;
+  private final Map<String, List<String>> slices;
 
-  private PeftAdapter(Path dir, PeftLoraConfig config, Map<String, LoraFactors> modules) {
+  private PeftAdapter(
+      Path dir,
+      PeftLoraConfig config,
+      Map<String, LoraFactors> modules,
+      Map<String, List<String>> slices) {
     this.dir = dir;
     this.config = config;
     this.modules = modules;
+    this.slices = Map.copyOf(slices);
   }
 
   public Path dir() {
@@ -54,9 +70,20 @@ public final class PeftAdapter {
     return config;
   }
 
-  /** Factors by module path (`transformer.h.0.attn.c_attn`), sorted by name. */
+  /**
+   * Factors by module path (`transformer.h.0.attn.c_attn`), sorted by name; always whole-module (a
+   * slice adapter's factors in their equivalent whole-module form).
+   */
   public Map<String, LoraFactors> modules() {
     return modules;
+  }
+
+  /**
+   * The slices each module was trained on as a slice adapter (recorded by lora4j when it saved the
+   * adapter), e.g. `c_attn` → [q, v]; empty for adapters trained on whole modules.
+   */
+  public Map<String, List<String>> slices() {
+    return slices;
   }
 
   /** Reads an adapter directory; checks pairs and rank consistency, not yet the model's shapes. */
@@ -97,7 +124,9 @@ public final class PeftAdapter {
     Map<String, float[]> bs = new TreeMap<>();
     Map<String, long[]> aShapes = new TreeMap<>();
     Map<String, long[]> bShapes = new TreeMap<>();
+    Map<String, List<String>> slices;
     try (SafetensorsFile file = SafetensorsFile.open(weightsFile)) {
+      slices = parseSlices(file.metadata().get(SLICES_METADATA), weightsFile);
       for (TensorInfo t : file.tensors()) {
         String key = t.name();
         if (key.endsWith(".lora_magnitude_vector") || key.contains(".lora_magnitude_vector.")) {
@@ -193,14 +222,155 @@ public final class PeftAdapter {
     if (modules.isEmpty()) {
       throw new CheckpointException(weightsFile + ": holds no LoRA factors");
     }
-    return new PeftAdapter(dir, config, modules);
+    for (Map.Entry<String, List<String>> e : slices.entrySet()) {
+      LoraFactors f = modules.get(e.getKey());
+      if (f == null || f.rank() % e.getValue().size() != 0) {
+        throw new CheckpointException(
+            weightsFile
+                + ": metadata '"
+                + SLICES_METADATA
+                + "' says module '"
+                + e.getKey()
+                + "' was trained on slices "
+                + e.getValue()
+                + ", but "
+                + (f == null
+                    ? "the file holds no factors for it"
+                    : "its rank " + f.rank() + " is not a multiple of " + e.getValue().size())
+                + "; remove the metadata entry to read the module as a whole-module adapter");
+      }
+    }
+    return new PeftAdapter(dir, config, modules, slices);
+  }
+
+  /** `module=q,v;module=q,v` → {module: [q, v]}; null → empty. */
+  private static Map<String, List<String>> parseSlices(String value, Path file) {
+    Map<String, List<String>> out = new LinkedHashMap<>();
+    if (value == null || value.isBlank()) {
+      return out;
+    }
+    for (String entry : value.split(";")) {
+      int eq = entry.indexOf('=');
+      List<String> names =
+          eq < 0 ? List.of() : Arrays.stream(entry.substring(eq + 1).split(",")).toList();
+      if (eq <= 0 || names.isEmpty() || names.stream().anyMatch(String::isBlank)) {
+        throw new CheckpointException(
+            file
+                + ": metadata '"
+                + SLICES_METADATA
+                + "' has entry '"
+                + entry
+                + "'; expected module=slice,slice (e.g. transformer.h.0.attn.c_attn=q,v)");
+      }
+      out.put(entry.substring(0, eq), names);
+    }
+    return out;
+  }
+
+  private static String formatSlices(Map<String, List<String>> slices) {
+    StringBuilder out = new StringBuilder();
+    for (Map.Entry<String, List<String>> e : slices.entrySet()) {
+      out.append(out.length() == 0 ? "" : ";")
+          .append(e.getKey())
+          .append('=')
+          .append(String.join(",", e.getValue()));
+    }
+    return out.toString();
   }
 
   /**
-   * The module specs this adapter needs on a model, checked against the model's projections: every
-   * stored module must be a projection selected by the config, with shapes that fit.
+   * The module specs this adapter needs on a model, as it was trained: a module lora4j saved from a
+   * slice adapter (q and v of GPT-2's c_attn) comes back as that slice adapter, rank r per slice,
+   * so training it further keeps the other slices untouched. Checked against the model's
+   * projections like {@link #wholeModuleSpecsFor}.
    */
   public List<LoraModuleSpec> specsFor(Architecture architecture) {
+    List<LoraModuleSpec> whole = wholeModuleSpecsFor(architecture);
+    if (slices.isEmpty()) {
+      return whole;
+    }
+    Map<String, Projection> byName = new LinkedHashMap<>();
+    for (Projection p : architecture.projections()) {
+      byName.put(p.name(), p);
+    }
+    List<LoraModuleSpec> out = new ArrayList<>();
+    for (LoraModuleSpec spec : whole) {
+      List<String> names = slices.get(spec.module());
+      String problem =
+          names == null ? null : sliceProblem(byName.get(spec.module()), names, spec.module());
+      if (names == null || problem != null) {
+        if (problem != null) {
+          LOG.log(
+              System.Logger.Level.WARNING,
+              dir.resolve(WEIGHTS_FILE)
+                  + ": "
+                  + problem
+                  + "; reading "
+                  + spec.module()
+                  + " as a whole-module adapter (same outputs)");
+        }
+        out.add(spec);
+        continue;
+      }
+      int rank = spec.rank() / names.size();
+      double alpha = spec.rsLora() ? spec.scale() * Math.sqrt(rank) : spec.scale() * rank;
+      out.add(
+          new LoraModuleSpec(
+              spec.module(),
+              rank,
+              alpha,
+              spec.scale(),
+              spec.dropout(),
+              spec.init(),
+              names,
+              spec.rsLora()));
+    }
+    return out;
+  }
+
+  /**
+   * Why the stored factors of a module are not the slice adapter the metadata says (a slice that
+   * does not exist, B not zero outside the slices' blocks, e.g. after PEFT trained it further as a
+   * whole module), or null if they are.
+   */
+  private String sliceProblem(Projection p, List<String> names, String module) {
+    LoraFactors f = modules.get(module);
+    int rank = f.rank() / names.size();
+    boolean[] rowSeen = new boolean[f.out()];
+    for (int k = 0; k < names.size(); k++) {
+      Projection.Slice slice = p.slice(names.get(k));
+      if (slice == null) {
+        return "metadata says "
+            + module
+            + " was trained on slice '"
+            + names.get(k)
+            + "', which this model's projection does not have";
+      }
+      for (int row = slice.offset(); row < slice.offset() + slice.size(); row++) {
+        rowSeen[row] = true;
+        for (int c = 0; c < f.rank(); c++) {
+          if ((c / rank != k) && f.b()[row * f.rank() + c] != 0f) {
+            return "B of " + module + " is not block-diagonal over slices " + names;
+          }
+        }
+      }
+    }
+    for (int row = 0; row < f.out(); row++) {
+      for (int c = 0; !rowSeen[row] && c < f.rank(); c++) {
+        if (f.b()[row * f.rank() + c] != 0f) {
+          return "B of " + module + " is not zero outside slices " + names;
+        }
+      }
+    }
+    return null;
+  }
+
+  /**
+   * The module specs this adapter needs on a model in whole-module form (a slice adapter as its
+   * equivalent rank n·r adapter), checked against the model's projections: every stored module must
+   * be a projection selected by the config, with shapes that fit.
+   */
+  public List<LoraModuleSpec> wholeModuleSpecsFor(Architecture architecture) {
     List<Projection> projections = architecture.projections();
     Map<String, Projection> byName = new LinkedHashMap<>();
     for (Projection p : projections) {
@@ -333,7 +503,13 @@ public final class PeftAdapter {
         model.architecture().projections().stream()
             .anyMatch(p -> p.layout() == Projection.Layout.CONV1D);
     double dropout = model.adapters().values().iterator().next().spec().dropout();
-    return write(dir, factors, scales, rsLora, conv1d, dropout, baseModelName);
+    Map<String, List<String>> slices = new LinkedHashMap<>();
+    for (AdapterModule module : model.adapters().values()) {
+      if (module.spec().sliced()) {
+        slices.put(module.spec().module(), module.spec().slices());
+      }
+    }
+    return write(dir, factors, scales, rsLora, conv1d, dropout, baseModelName, slices);
   }
 
   /**
@@ -349,6 +525,23 @@ public final class PeftAdapter {
       boolean fanInFanOut,
       double dropout,
       String baseModelName) {
+    return write(dir, factors, scales, rsLora, fanInFanOut, dropout, baseModelName, Map.of());
+  }
+
+  /**
+   * As {@link #write(Path, Map, Map, boolean, boolean, double, String)}, recording in the weights'
+   * metadata which modules hold a slice adapter (in whole-module form) so lora4j reads them back as
+   * slice adapters.
+   */
+  public static PeftAdapter write(
+      Path dir,
+      Map<String, LoraFactors> factors,
+      Map<String, Double> scales,
+      boolean rsLora,
+      boolean fanInFanOut,
+      double dropout,
+      String baseModelName,
+      Map<String, List<String>> slices) {
     Map<String, Double> alphas = new LinkedHashMap<>();
     Map<String, Integer> ranks = new LinkedHashMap<>();
     for (LoraFactors f : factors.values()) {
@@ -405,9 +598,12 @@ public final class PeftAdapter {
       throw new CheckpointException(
           dir + ": cannot create the adapter directory: " + e.getMessage(), e);
     }
-    SafetensorsWriter.write(dir.resolve(WEIGHTS_FILE), tensors, Map.of());
+    SafetensorsWriter.write(
+        dir.resolve(WEIGHTS_FILE),
+        tensors,
+        slices.isEmpty() ? Map.of() : Map.of(SLICES_METADATA, formatSlices(slices)));
     AtomicFiles.writeString(dir.resolve(CONFIG_FILE), config.toJson());
-    return new PeftAdapter(dir, config, factors);
+    return new PeftAdapter(dir, config, factors, slices);
   }
 
   private static <T> T mostCommon(java.util.Collection<T> values) {
@@ -426,10 +622,17 @@ public final class PeftAdapter {
     return best;
   }
 
-  /** Copies the factors into a model compiled with {@link #specsFor}'s specs. */
+  /**
+   * Copies the factors into a model compiled with {@link #specsFor}'s or {@link
+   * #wholeModuleSpecsFor}'s specs; a slice adapter's blocks go into the model's slice parts.
+   */
   public void applyTo(CompiledModel model) {
     for (LoraFactors f : modules.values()) {
       AdapterModule module = model.adapters().get(f.module());
+      if (module != null && module.spec().sliced()) {
+        applySlices(model, module, f);
+        continue;
+      }
       if (module == null || module.parts().size() != 1 || module.parts().get(0).slice() != null) {
         throw new IllegalArgumentException(
             "the model has no whole-module adapter on '"
@@ -439,6 +642,34 @@ public final class PeftAdapter {
       AdapterModule.Part part = module.parts().get(0);
       model.assign(part.a(), f.a());
       model.assign(part.b(), f.b());
+    }
+  }
+
+  /** Part k takes A's rows [k r, (k+1) r) and B's block of its output rows and those columns. */
+  private void applySlices(CompiledModel model, AdapterModule module, LoraFactors f) {
+    int rank = module.spec().rank();
+    if (!module.spec().slices().equals(slices.get(f.module()))) {
+      throw new IllegalArgumentException(
+          "the model adapts slices "
+              + module.spec().slices()
+              + " of '"
+              + f.module()
+              + "', the adapter "
+              + (slices.containsKey(f.module())
+                  ? "was trained on slices " + slices.get(f.module())
+                  : "adapts the whole module")
+              + "; compile the model with this adapter's specsFor(...)");
+    }
+    int k = 0;
+    for (AdapterModule.Part part : module.parts()) {
+      float[] a = Arrays.copyOfRange(f.a(), k * rank * f.in(), (k + 1) * rank * f.in());
+      float[] b = new float[part.size() * rank];
+      for (int row = 0; row < part.size(); row++) {
+        System.arraycopy(f.b(), (part.offset() + row) * f.rank() + k * rank, b, row * rank, rank);
+      }
+      model.assign(part.a(), a);
+      model.assign(part.b(), b);
+      k++;
     }
   }
 }

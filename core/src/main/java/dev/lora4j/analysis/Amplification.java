@@ -102,7 +102,7 @@ public record Amplification(
       byName.put(p.name(), p);
     }
     Map<String, Double> scales = new LinkedHashMap<>();
-    for (LoraModuleSpec spec : adapter.specsFor(checkpoint.architecture())) {
+    for (LoraModuleSpec spec : adapter.wholeModuleSpecsFor(checkpoint.architecture())) {
       scales.put(spec.module(), spec.scale());
     }
     Map<String, Amplification> out = new LinkedHashMap<>();

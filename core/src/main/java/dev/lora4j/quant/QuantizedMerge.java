@@ -122,7 +122,7 @@ public final class QuantizedMerge {
   public static Map<String, float[]> mergedWeights(
       Checkpoint checkpoint, PeftAdapter adapter, Quantization q, boolean requantize) {
     Map<String, LoraModuleSpec> specs = new LinkedHashMap<>();
-    for (LoraModuleSpec spec : adapter.specsFor(checkpoint.architecture())) {
+    for (LoraModuleSpec spec : adapter.wholeModuleSpecsFor(checkpoint.architecture())) {
       specs.put(spec.module(), spec);
     }
     Map<String, float[]> out = new LinkedHashMap<>();
