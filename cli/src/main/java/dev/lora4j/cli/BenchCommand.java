@@ -51,6 +51,13 @@ final class BenchCommand implements Callable<Integer> {
       description = "LoRA rank on c_attn[q,v]. Default: ${DEFAULT-VALUE}.")
   int rank;
 
+  @Option(
+      names = "--profile",
+      description =
+          "Instead of timing, trace a few steps of each mode (TensorFlow step stats) and print the"
+              + " op types and ops that cost the most.")
+  boolean profile;
+
   @Option(names = "--json", description = "JSON lines only.")
   boolean json;
 
@@ -70,6 +77,23 @@ final class BenchCommand implements Callable<Integer> {
     }
     for (String p : precisions) {
       CliParsing.precision(p);
+    }
+    if (profile) {
+      for (String mode : modes) {
+        for (String p : precisions) {
+          dev.lora4j.bench.Profile.run(
+              config,
+              mode,
+              CliParsing.precision(p),
+              xla,
+              cache,
+              seqLen == null ? config.seqLen : seqLen,
+              rank,
+              25,
+              System.out);
+        }
+      }
+      return 0;
     }
     BenchRunner.run(
         config,

@@ -50,6 +50,9 @@ public final class ModelCompiler {
   private final Map<String, AdapterModule> adapters = new LinkedHashMap<>();
   private PlaceholderWithDefault<TBool> training;
   private PlaceholderWithDefault<TInt64> dropoutSeed;
+  // What the architecture hands the output head: final hidden rows [B*T, d] and the head weight.
+  private Operand<TFloat32> headRows;
+  private Operand<TFloat32> headWeight;
 
   private ModelCompiler(Checkpoint checkpoint, List<LoraModuleSpec> specs, CompileOptions options) {
     this.checkpoint = checkpoint;
@@ -173,12 +176,14 @@ public final class ModelCompiler {
 
           @Override
           public Operand<TFloat32> head(Ops ops, Operand<TFloat32> rows, Operand<TFloat32> weight) {
+            headRows = rows;
+            headWeight = weight;
             return matMul(rows, weight, true);
           }
         };
     Operand<TFloat32> logits =
         architecture.logits(tf, inputIds, key -> baseWeights.get(key).variable(), hook);
-    Loss loss = buildLoss(logits, inputIds);
+    Loss loss = buildLoss(inputIds);
     Session session = new Session(graph, sessionConfig());
     CompiledModel model =
         new CompiledModel(
@@ -209,29 +214,34 @@ public final class ModelCompiler {
   private record Loss(Operand<TFloat32> value, PlaceholderWithDefault<TFloat32> mask) {}
 
   /**
-   * Mean next-token cross-entropy: logits[:, :-1] scored against ids[:, 1:], weighted by an
-   * optional [B, T-1] mask (1 = scored; defaults to all ones).
+   * Mean next-token cross-entropy: positions [:, :-1] scored against ids[:, 1:], weighted by an
+   * optional [B, T-1] mask (1 = scored; defaults to all ones). The loss has its own head matmul on
+   * the hidden rows of the scored positions only, so neither the [B, T, V] logits nor a slice of
+   * them (whose gradient is another [B, T, V] tensor) is built in a training step; fetching the
+   * logits runs the other head.
    */
-  private Loss buildLoss(Operand<TFloat32> logits, Operand<TInt32> inputIds) {
-    int vocab = architecture.config().vocabSize();
-    Operand<TFloat32> predicted =
-        tf.stridedSlice(logits, Indices.all(), Indices.sliceTo(-1), Indices.all());
-    Operand<TInt32> labels = tf.stridedSlice(inputIds, Indices.all(), Indices.sliceFrom(1));
-    // TF's C++ LogSoftmax gradient reduces over axis 1 only, so log-softmax runs on 2-D rows.
-    Operand<TFloat32> logProbs =
+  private Loss buildLoss(Operand<TInt32> inputIds) {
+    int hidden = architecture.config().hiddenSize();
+    Operand<TInt32> idsShape = tf.shape(inputIds);
+    Operand<TInt32> batchAndTime =
+        tf.concat(List.of(idsShape, tf.constant(new int[] {hidden})), tf.constant(0));
+    Operand<TFloat32> states = tf.reshape(headRows, batchAndTime); // [B, T, d]
+    Operand<TFloat32> scoredRows =
         tf.reshape(
-            tf.nn.logSoftmax(tf.reshape(predicted, tf.constant(new int[] {-1, vocab}))),
-            tf.shape(predicted));
-    Operand<TFloat32> oneHot =
-        tf.oneHot(labels, tf.constant(vocab), tf.constant(1f), tf.constant(0f));
-    Operand<TFloat32> picked = tf.sum(tf.math.mul(logProbs, oneHot), tf.constant(-1)); // [B, T-1]
+            tf.stridedSlice(states, Indices.all(), Indices.sliceTo(-1), Indices.all()),
+            tf.constant(new int[] {-1, hidden}));
+    Operand<TFloat32> scoredLogits = matMul(scoredRows, headWeight, true); // [B*(T-1), V]
+    Operand<TInt32> labels = tf.stridedSlice(inputIds, Indices.all(), Indices.sliceFrom(1));
+    Operand<TFloat32> perToken =
+        SparseCrossEntropy.perToken(
+            tf, scoredLogits, tf.reshape(labels, tf.constant(new int[] {-1})));
+    Operand<TFloat32> losses = tf.reshape(perToken, tf.shape(labels)); // [B, T-1]
     PlaceholderWithDefault<TFloat32> mask =
         tf.withName("loss_mask")
             .placeholderWithDefault(
                 tf.onesLike(tf.dtypes.cast(labels, TFloat32.class)), Shape.of(-1, -1));
     Operand<TInt32> allAxes = tf.constant(new int[] {0, 1});
-    Operand<TFloat32> total =
-        tf.math.neg(tf.sum(tf.math.mul(picked, mask), allAxes, Sum.keepDims(false)));
+    Operand<TFloat32> total = tf.sum(tf.math.mul(losses, mask), allAxes, Sum.keepDims(false));
     Operand<TFloat32> count = tf.math.maximum(tf.sum(mask, allAxes), tf.constant(1f));
     return new Loss(tf.withName("loss").math.div(total, count), mask);
   }

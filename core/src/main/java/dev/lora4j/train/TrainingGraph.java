@@ -12,6 +12,8 @@ import org.tensorflow.ndarray.Shape;
 import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Variable;
+import org.tensorflow.proto.RunMetadata;
+import org.tensorflow.proto.RunOptions;
 import org.tensorflow.types.TBool;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TFloat64;
@@ -402,8 +404,35 @@ public final class TrainingGraph {
   }
 
   /**
+   * One optimizer update (accumulation 1) run with TensorFlow's full trace: the returned metadata's
+   * step stats time every op of the step. For profiling; the update is applied as by {@link #step}.
+   */
+  public RunMetadata tracedStep(int[][] ids, float[][] mask) {
+    if (accumulation != 1) {
+      throw new IllegalStateException("tracedStep profiles one micro-batch: accumulation is 1");
+    }
+    RunOptions trace =
+        RunOptions.newBuilder().setTraceLevel(RunOptions.TraceLevel.FULL_TRACE).build();
+    try (Result r = runMicroBatch(ids, mask, 0, stepCount, updateOp, trace)) {
+      finish(((TFloat32) r.get(0)).getFloat(), 0f, 1f, 0f);
+      return r.getMetadata().orElseThrow();
+    }
+  }
+
+  private Result runMicroBatch(
+      int[][] batchIds,
+      float[][] batchMask,
+      long dropoutSeed,
+      long counter,
+      Op target,
+      Operand<?>... extra) {
+    return runMicroBatch(batchIds, batchMask, dropoutSeed, counter, target, null, extra);
+  }
+
+  /**
    * One session run on a micro-batch in training mode: feeds ids, mask and the dropout seed (seed,
-   * counter), runs target and fetches the loss followed by extra.
+   * counter), runs target and fetches the loss followed by extra; with trace options, the result
+   * carries the run's metadata.
    */
   private Result runMicroBatch(
       int[][] batchIds,
@@ -411,6 +440,7 @@ public final class TrainingGraph {
       long dropoutSeed,
       long counter,
       Op target,
+      RunOptions trace,
       Operand<?>... extra) {
     try (TInt32 ids = CompiledModel.idsTensor(batchIds);
         TFloat32 mask = maskTensor(batchMask);
@@ -428,7 +458,11 @@ public final class TrainingGraph {
       for (Operand<?> e : extra) {
         runner.fetch(e);
       }
-      return runner.addTarget(target).run();
+      runner.addTarget(target);
+      if (trace != null) {
+        return runner.setOptions(trace).runAndFetchMetadata();
+      }
+      return runner.run();
     }
   }
 
