@@ -55,6 +55,62 @@ class LogitsCommandTest {
   }
 
   @Test
+  void mixedBatchRowsGetTheirOwnAdapterOrTheBase() throws Exception {
+    Path dir = conformance("llama-tiny");
+    String ids = Files.readString(dir.resolve("inputs.json"));
+    Path input = tmp.resolve("mixed.json");
+    // inputs.json holds two rows: the first runs with the adapter, the second with the base.
+    Files.writeString(
+        input,
+        ids.substring(0, ids.lastIndexOf('}')) + ", \"adapter_names\": [\"qv\", \"__base__\"]}");
+    Path out = tmp.resolve("mixed.safetensors");
+    int code =
+        Lora4j.run(
+            "logits",
+            "--model",
+            dir.toString(),
+            "--input",
+            input.toString(),
+            "--adapter",
+            "qv=" + dir.resolve("adapter"),
+            "--adapter",
+            "late=" + dir.resolve("train/adapter_step3"),
+            "--out",
+            out.toString());
+    assertEquals(0, code);
+    try (SafetensorsFile got = SafetensorsFile.open(out);
+        SafetensorsFile withAdapter =
+            SafetensorsFile.open(dir.resolve("logits_adapter.safetensors"));
+        SafetensorsFile base = SafetensorsFile.open(dir.resolve("logits.safetensors"))) {
+      float[] all = got.floats("logits");
+      int half = all.length / 2;
+      float[] row0 = java.util.Arrays.copyOfRange(all, 0, half);
+      float[] row1 = java.util.Arrays.copyOfRange(all, half, all.length);
+      assertTrue(
+          maxAbsDiff(row0, java.util.Arrays.copyOfRange(withAdapter.floats("logits"), 0, half))
+              <= 1e-4);
+      assertTrue(
+          maxAbsDiff(row1, java.util.Arrays.copyOfRange(base.floats("logits"), half, all.length))
+              <= 1e-4);
+    }
+    // Named adapters without adapter_names in the input: exit 1, nothing written.
+    Path noNames = tmp.resolve("none.safetensors");
+    assertEquals(
+        1,
+        Lora4j.run(
+            "logits",
+            "--model",
+            dir.toString(),
+            "--input",
+            dir.resolve("inputs.json").toString(),
+            "--adapter",
+            "qv=" + dir.resolve("adapter"),
+            "--out",
+            noNames.toString()));
+    assertTrue(!Files.exists(noNames));
+  }
+
+  @Test
   void missingRequiredOptionIsAUsageErrorWithExitCode2() {
     assertEquals(2, Lora4j.run("logits", "--model", "x"));
   }

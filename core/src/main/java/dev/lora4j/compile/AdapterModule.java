@@ -22,6 +22,10 @@ public record AdapterModule(LoraModuleSpec spec, List<Part> parts) {
    * @param b B [size, r]
    * @param scale the factor on B·A, a variable so another adapter can be swapped in (or this one
    *     switched off with 0) without rebuilding the graph; never trained
+   * @param routing null, or with {@link CompileOptions#adapterSeats()} seats: [seats + 1, r], row k
+   *     the factor each rank component gets in a batch row that picks seat k (seat 0 is the base:
+   *     all zeros). A mixed batch stacks its adapters' ranks in one pair, and each adapter's row
+   *     holds its scale on its own components and 0 on the others'; never trained
    */
   public record Part(
       String slice,
@@ -29,5 +33,6 @@ public record AdapterModule(LoraModuleSpec spec, List<Part> parts) {
       int size,
       WeightVariable a,
       WeightVariable b,
-      WeightVariable scale) {}
+      WeightVariable scale,
+      WeightVariable routing) {}
 }

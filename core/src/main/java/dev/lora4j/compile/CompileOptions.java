@@ -16,6 +16,10 @@ import dev.lora4j.quant.Quantization;
  * @param quantization how the frozen projection weights are stored (float32, bf16, int8, nf4 with
  *     or without double quantization); they are dequantized in the graph right before each
  *     projection's matmul. Embeddings, norms, biases and the head stay float32
+ * @param adapterSeats 0 for one adapter at a time; n > 0 compiles row routing for mixed batches:
+ *     each adapter slot holds up to n adapters side by side (their ranks stacked), and each row of
+ *     a batch picks one of them, or the base, by a seat index fed with the ids (see {@code
+ *     dev.lora4j.adapter.MixedAdapters})
  */
 public record CompileOptions(
     Device device,
@@ -24,7 +28,15 @@ public record CompileOptions(
     int interOpThreads,
     long seed,
     Precision precision,
-    Quantization quantization) {
+    Quantization quantization,
+    int adapterSeats) {
+
+  public CompileOptions {
+    if (adapterSeats < 0) {
+      throw new IllegalArgumentException(
+          "adapterSeats must be >= 0 (0 = no mixed batches), was " + adapterSeats);
+    }
+  }
 
   public enum Precision {
     F32,
@@ -37,35 +49,42 @@ public record CompileOptions(
   }
 
   public static CompileOptions defaults() {
-    return new CompileOptions(Device.CPU, false, 0, 0, 42L, Precision.F32, Quantization.none());
+    return new CompileOptions(Device.CPU, false, 0, 0, 42L, Precision.F32, Quantization.none(), 0);
   }
 
   public CompileOptions withDevice(Device device) {
     return new CompileOptions(
-        device, xla, intraOpThreads, interOpThreads, seed, precision, quantization);
+        device, xla, intraOpThreads, interOpThreads, seed, precision, quantization, adapterSeats);
   }
 
   public CompileOptions withXla(boolean xla) {
     return new CompileOptions(
-        device, xla, intraOpThreads, interOpThreads, seed, precision, quantization);
+        device, xla, intraOpThreads, interOpThreads, seed, precision, quantization, adapterSeats);
   }
 
   public CompileOptions withPrecision(Precision precision) {
     return new CompileOptions(
-        device, xla, intraOpThreads, interOpThreads, seed, precision, quantization);
+        device, xla, intraOpThreads, interOpThreads, seed, precision, quantization, adapterSeats);
   }
 
   public CompileOptions withThreads(int intraOp, int interOp) {
-    return new CompileOptions(device, xla, intraOp, interOp, seed, precision, quantization);
+    return new CompileOptions(
+        device, xla, intraOp, interOp, seed, precision, quantization, adapterSeats);
   }
 
   public CompileOptions withSeed(long seed) {
     return new CompileOptions(
-        device, xla, intraOpThreads, interOpThreads, seed, precision, quantization);
+        device, xla, intraOpThreads, interOpThreads, seed, precision, quantization, adapterSeats);
   }
 
   public CompileOptions withQuantization(Quantization quantization) {
     return new CompileOptions(
-        device, xla, intraOpThreads, interOpThreads, seed, precision, quantization);
+        device, xla, intraOpThreads, interOpThreads, seed, precision, quantization, adapterSeats);
+  }
+
+  /** Row routing for mixed-adapter batches with room for {@code seats} adapters (0 = off). */
+  public CompileOptions withAdapterSeats(int seats) {
+    return new CompileOptions(
+        device, xla, intraOpThreads, interOpThreads, seed, precision, quantization, seats);
   }
 }

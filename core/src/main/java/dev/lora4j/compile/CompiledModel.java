@@ -40,6 +40,7 @@ public final class CompiledModel implements AutoCloseable {
   private final PlaceholderWithDefault<TFloat32> lossMask;
   private final PlaceholderWithDefault<TBool> training;
   private final PlaceholderWithDefault<TInt64> dropoutSeed;
+  private final PlaceholderWithDefault<TInt32> adapterRows;
   private final Map<String, WeightVariable> baseWeights;
   private final Map<String, QuantizedWeight> quantizedWeights;
   private final Map<String, AdapterModule> adapters;
@@ -58,6 +59,7 @@ public final class CompiledModel implements AutoCloseable {
       PlaceholderWithDefault<TFloat32> lossMask,
       PlaceholderWithDefault<TBool> training,
       PlaceholderWithDefault<TInt64> dropoutSeed,
+      PlaceholderWithDefault<TInt32> adapterRows,
       Map<String, WeightVariable> baseWeights,
       Map<String, QuantizedWeight> quantizedWeights,
       Map<String, AdapterModule> adapters) {
@@ -72,6 +74,7 @@ public final class CompiledModel implements AutoCloseable {
     this.lossMask = lossMask;
     this.training = training;
     this.dropoutSeed = dropoutSeed;
+    this.adapterRows = adapterRows;
     this.baseWeights = Collections.unmodifiableMap(baseWeights);
     this.quantizedWeights = Collections.unmodifiableMap(quantizedWeights);
     this.adapters = Collections.unmodifiableMap(adapters);
@@ -198,12 +201,47 @@ public final class CompiledModel implements AutoCloseable {
 
   /** Runs the forward pass. Inputs are checked first: equal-length rows, ids in the vocabulary. */
   public Logits logits(int[][] ids) {
+    return logits(ids, null);
+  }
+
+  /**
+   * The forward pass of a mixed batch: row b runs with the adapter in seat {@code seats[b]} (0 =
+   * the base). Needs a model compiled with {@link CompileOptions#withAdapterSeats(int)}; null seats
+   * feeds nothing: every row runs with the base when routing is compiled in.
+   */
+  public Logits logits(int[][] ids, int[] seats) {
     int[] dims = checkInputs(ids);
-    try (TInt32 input = idsTensor(ids);
-        Result result = session.runner().feed(inputIds, input).fetch(logits).run()) {
-      TFloat32 out = (TFloat32) result.get(0);
-      return new Logits(dims[0], dims[1], config.vocabSize(), HostTensors.toArray(out));
+    if (seats != null && adapterRows == null) {
+      throw new IllegalStateException(
+          "this model was compiled without adapter seats, so its rows cannot pick adapters;"
+              + " compile with CompileOptions.withAdapterSeats(n)");
     }
+    if (seats != null && seats.length != ids.length) {
+      throw new IllegalArgumentException(
+          "one adapter seat per row: the batch has " + ids.length + " rows, got " + seats.length);
+    }
+    try (TInt32 input = idsTensor(ids);
+        TInt32 rows = seats == null ? null : TInt32.vectorOf(seats)) {
+      Session.Runner runner = session.runner().feed(inputIds, input).fetch(logits);
+      if (rows != null) {
+        runner.feed(adapterRows, rows);
+      }
+      try (Result result = runner.run()) {
+        TFloat32 out = (TFloat32) result.get(0);
+        return new Logits(dims[0], dims[1], config.vocabSize(), HostTensors.toArray(out));
+      }
+    }
+  }
+
+  /** Seats for mixed batches ({@link CompileOptions#adapterSeats()}), 0 without routing. */
+  public int adapterSeats() {
+    for (AdapterModule module : adapters.values()) {
+      WeightVariable routing = module.parts().get(0).routing();
+      if (routing != null) {
+        return (int) routing.shape()[0] - 1;
+      }
+    }
+    return 0;
   }
 
   /** Logits of the last position of each row, [B, V]: what generation samples from. */

@@ -50,6 +50,9 @@ public final class ModelCompiler {
   private final Map<String, AdapterModule> adapters = new LinkedHashMap<>();
   private PlaceholderWithDefault<TBool> training;
   private PlaceholderWithDefault<TInt64> dropoutSeed;
+  private Placeholder<TInt32> inputIds;
+  // With adapter seats: the seat each batch row runs with ([B]; 0, the base, when not fed).
+  private PlaceholderWithDefault<TInt32> adapterRows;
   // What the architecture hands the output head: final hidden rows [B*T, d] and the head weight.
   private Operand<TFloat32> headRows;
   private Operand<TFloat32> headWeight;
@@ -165,8 +168,14 @@ public final class ModelCompiler {
         baseWeights.put(e.getKey(), variable(e.getKey(), e.getValue()));
       }
     }
-    Placeholder<TInt32> inputIds =
+    inputIds =
         tf.withName("input_ids").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
+    if (options.adapterSeats() > 0) {
+      Operand<TInt32> batch = tf.stridedSlice(tf.shape(inputIds), Indices.slice(0, 1));
+      adapterRows =
+          tf.withName("adapter_rows")
+              .placeholderWithDefault(tf.zeros(batch, TInt32.class), Shape.of(-1));
+    }
     ProjectionHook hook =
         new ProjectionHook() {
           @Override
@@ -198,6 +207,7 @@ public final class ModelCompiler {
             loss.mask,
             training,
             dropoutSeed,
+            adapterRows,
             baseWeights,
             quantizedWeights,
             adapters);
@@ -301,7 +311,12 @@ public final class ModelCompiler {
     WeightVariable a = variable(prefix + ".lora_A.weight", new long[] {spec.rank(), p.in()});
     WeightVariable b = variable(prefix + ".lora_B.weight", new long[] {size, spec.rank()});
     WeightVariable scale = variable(prefix + ".lora_scale", new long[] {});
-    return new AdapterModule.Part(slice, offset, size, a, b, scale);
+    WeightVariable routing =
+        options.adapterSeats() == 0
+            ? null
+            : variable(
+                prefix + ".lora_routing", new long[] {options.adapterSeats() + 1, spec.rank()});
+    return new AdapterModule.Part(slice, offset, size, a, b, scale, routing);
   }
 
   /** A frozen-weight matmul in the compute precision; bf16 products come back as float32. */
@@ -322,8 +337,28 @@ public final class ModelCompiler {
   private Operand<TFloat32> delta(
       Operand<TFloat32> x, AdapterModule.Part part, LoraModuleSpec spec) {
     Operand<TFloat32> down = tf.linalg.matMul(x, part.a().variable(), MatMul.transposeB(true));
+    if (part.routing() != null) {
+      down = routeRows(down, part.routing());
+    }
     Operand<TFloat32> up = tf.linalg.matMul(down, part.b().variable(), MatMul.transposeB(true));
     return tf.math.mul(up, part.scale().variable());
+  }
+
+  /**
+   * Mixed batches: multiplies each token's rank components [N, r] by its row's routing factors, so
+   * a row keeps (scaled) the components of the adapter its seat names and zeroes every other one.
+   */
+  private Operand<TFloat32> routeRows(Operand<TFloat32> down, WeightVariable routing) {
+    long rank = routing.shape()[1];
+    Operand<TFloat32> perRow = tf.gather(routing.variable(), adapterRows, tf.constant(0)); // [B, r]
+    Operand<TFloat32> byRow =
+        tf.reshape(
+            down,
+            tf.concat(
+                List.of(tf.shape(adapterRows), tf.constant(new int[] {-1, (int) rank})),
+                tf.constant(0))); // [B, T, r]
+    Operand<TFloat32> routed = tf.math.mul(byRow, tf.expandDims(perRow, tf.constant(1)));
+    return tf.reshape(routed, tf.constant(new int[] {-1, (int) rank})); // [N, r]
   }
 
   /** Inverted dropout on the adapter input while `training` is fed true; no ops when p = 0. */
@@ -391,6 +426,10 @@ public final class ModelCompiler {
         model.assign(part.a(), a);
         model.assign(part.b(), new float[(int) part.b().numel()]);
         model.assign(part.scale(), new float[] {(float) spec.scale()});
+        if (part.routing() != null) {
+          // Every seat starts as the base; MixedAdapters fills the seats it loads.
+          model.assign(part.routing(), new float[(int) part.routing().numel()]);
+        }
       }
     }
   }
