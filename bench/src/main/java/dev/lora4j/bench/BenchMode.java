@@ -75,7 +75,11 @@ public final class BenchMode {
     for (float[] row : mask) {
       Arrays.fill(row, 1f);
     }
-    CompileOptions options = CompileOptions.defaults().withPrecision(precision).withXla(xla);
+    CompileOptions options =
+        CompileOptions.defaults()
+            .withPrecision(precision)
+            .withXla(xla)
+            .withTrainableBase(mode.equals("full"));
     try (Checkpoint checkpoint = Checkpoint.open(dir)) {
       List<LoraModuleSpec> specs =
           mode.equals("lora") ? qvSpecs(checkpoint.architecture().projections(), rank) : List.of();

@@ -57,7 +57,11 @@ public final class Profile {
     for (float[] row : mask) {
       Arrays.fill(row, 1f);
     }
-    CompileOptions options = CompileOptions.defaults().withPrecision(precision).withXla(xla);
+    CompileOptions options =
+        CompileOptions.defaults()
+            .withPrecision(precision)
+            .withXla(xla)
+            .withTrainableBase(mode.equals("full"));
     int traced = 3;
     try (Checkpoint checkpoint = Checkpoint.open(dir)) {
       List<LoraModuleSpec> specs =

@@ -89,7 +89,7 @@ final class BenchCommand implements Callable<Integer> {
               cache,
               seqLen == null ? config.seqLen : seqLen,
               rank,
-              25,
+              Integer.getInteger("lora4j.profile.top", 25),
               System.out);
         }
       }

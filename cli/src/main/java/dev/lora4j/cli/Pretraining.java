@@ -135,7 +135,9 @@ final class Pretraining {
       try (Checkpoint checkpoint = Checkpoint.open(tmp);
           CompiledModel model =
               ModelCompiler.compile(
-                  checkpoint, List.of(), CompileOptions.defaults().withSeed(seed))) {
+                  checkpoint,
+                  List.of(),
+                  CompileOptions.defaults().withSeed(seed).withTrainableBase(true))) {
         TrainConfig train =
             TrainConfig.defaults(OptimizerConfig.adamW(lr, 0.01), steps, batchSize)
                 .withSchedule(

@@ -142,7 +142,10 @@ public final class QuickstartPhase {
                   dev.lora4j.dsl.LoraInit.KAIMING_UNIFORM,
                   checkpoint.architecture().projections());
       try (CompiledModel model =
-          ModelCompiler.compile(checkpoint, specs, CompileOptions.defaults().withSeed(seed))) {
+          ModelCompiler.compile(
+              checkpoint,
+              specs,
+              CompileOptions.defaults().withSeed(seed).withTrainableBase(full))) {
         TrainingReport report;
         try (ConsoleProgress progress =
             new ConsoleProgress(

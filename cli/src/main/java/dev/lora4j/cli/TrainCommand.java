@@ -347,7 +347,8 @@ final class TrainCommand implements Callable<Integer> {
               .withXla(xla)
               .withSeed(seed)
               .withPrecision(CliParsing.precision(precision))
-              .withQuantization(quantize.quantization());
+              .withQuantization(quantize.quantization())
+              .withTrainableBase(full);
       try (CompiledModel compiled = ModelCompiler.compile(checkpoint, specs, options)) {
         QuantizeOptions.report(compiled);
         if (start != null) {

@@ -20,6 +20,10 @@ import dev.lora4j.quant.Quantization;
  *     each adapter slot holds up to n adapters side by side (their ranks stacked), and each row of
  *     a batch picks one of them, or the base, by a seat index fed with the ids (see {@code
  *     dev.lora4j.adapter.MixedAdapters})
+ * @param trainableBase the base weights will be trained (full fine-tuning). With BF16 precision a
+ *     frozen base keeps a bfloat16 copy of each weight its matmuls read, rounded once when the
+ *     weight is set instead of cast on every step; a trainable base is cast in the graph, so that
+ *     gradients reach its float32 master weights
  */
 public record CompileOptions(
     Device device,
@@ -29,7 +33,8 @@ public record CompileOptions(
     long seed,
     Precision precision,
     Quantization quantization,
-    int adapterSeats) {
+    int adapterSeats,
+    boolean trainableBase) {
 
   public CompileOptions {
     if (adapterSeats < 0) {
@@ -49,42 +54,105 @@ public record CompileOptions(
   }
 
   public static CompileOptions defaults() {
-    return new CompileOptions(Device.CPU, false, 0, 0, 42L, Precision.F32, Quantization.none(), 0);
+    return new CompileOptions(
+        Device.CPU, false, 0, 0, 42L, Precision.F32, Quantization.none(), 0, false);
   }
 
   public CompileOptions withDevice(Device device) {
     return new CompileOptions(
-        device, xla, intraOpThreads, interOpThreads, seed, precision, quantization, adapterSeats);
+        device,
+        xla,
+        intraOpThreads,
+        interOpThreads,
+        seed,
+        precision,
+        quantization,
+        adapterSeats,
+        trainableBase);
   }
 
   public CompileOptions withXla(boolean xla) {
     return new CompileOptions(
-        device, xla, intraOpThreads, interOpThreads, seed, precision, quantization, adapterSeats);
+        device,
+        xla,
+        intraOpThreads,
+        interOpThreads,
+        seed,
+        precision,
+        quantization,
+        adapterSeats,
+        trainableBase);
   }
 
   public CompileOptions withPrecision(Precision precision) {
     return new CompileOptions(
-        device, xla, intraOpThreads, interOpThreads, seed, precision, quantization, adapterSeats);
+        device,
+        xla,
+        intraOpThreads,
+        interOpThreads,
+        seed,
+        precision,
+        quantization,
+        adapterSeats,
+        trainableBase);
   }
 
   public CompileOptions withThreads(int intraOp, int interOp) {
     return new CompileOptions(
-        device, xla, intraOp, interOp, seed, precision, quantization, adapterSeats);
+        device, xla, intraOp, interOp, seed, precision, quantization, adapterSeats, trainableBase);
   }
 
   public CompileOptions withSeed(long seed) {
     return new CompileOptions(
-        device, xla, intraOpThreads, interOpThreads, seed, precision, quantization, adapterSeats);
+        device,
+        xla,
+        intraOpThreads,
+        interOpThreads,
+        seed,
+        precision,
+        quantization,
+        adapterSeats,
+        trainableBase);
   }
 
   public CompileOptions withQuantization(Quantization quantization) {
     return new CompileOptions(
-        device, xla, intraOpThreads, interOpThreads, seed, precision, quantization, adapterSeats);
+        device,
+        xla,
+        intraOpThreads,
+        interOpThreads,
+        seed,
+        precision,
+        quantization,
+        adapterSeats,
+        trainableBase);
   }
 
   /** Row routing for mixed-adapter batches with room for {@code seats} adapters (0 = off). */
   public CompileOptions withAdapterSeats(int seats) {
     return new CompileOptions(
-        device, xla, intraOpThreads, interOpThreads, seed, precision, quantization, seats);
+        device,
+        xla,
+        intraOpThreads,
+        interOpThreads,
+        seed,
+        precision,
+        quantization,
+        seats,
+        trainableBase);
+  }
+
+  /** For full fine-tuning: gradients must reach the base weights (see {@link #trainableBase}). */
+  public CompileOptions withTrainableBase(boolean trainable) {
+    return new CompileOptions(
+        device,
+        xla,
+        intraOpThreads,
+        interOpThreads,
+        seed,
+        precision,
+        quantization,
+        adapterSeats,
+        trainable);
   }
 }

@@ -15,10 +15,13 @@ import org.tensorflow.Operand;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
 import org.tensorflow.ndarray.Shape;
+import org.tensorflow.op.Op;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Gradients;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.PlaceholderWithDefault;
+import org.tensorflow.op.core.Variable;
+import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TBool;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
@@ -42,6 +45,9 @@ public final class CompiledModel implements AutoCloseable {
   private final PlaceholderWithDefault<TInt64> dropoutSeed;
   private final PlaceholderWithDefault<TInt32> adapterRows;
   private final Map<String, WeightVariable> baseWeights;
+  // BF16 precision: weight name -> the op that sets its bfloat16 copy to cast(weight).
+  private final Map<String, Op> bf16Refresh = new java.util.LinkedHashMap<>();
+  private final Map<String, Variable<TBfloat16>> bf16Copies;
   private final Map<String, QuantizedWeight> quantizedWeights;
   private final Map<String, AdapterModule> adapters;
   private List<Operand<TFloat32>> gradients;
@@ -61,6 +67,7 @@ public final class CompiledModel implements AutoCloseable {
       PlaceholderWithDefault<TInt64> dropoutSeed,
       PlaceholderWithDefault<TInt32> adapterRows,
       Map<String, WeightVariable> baseWeights,
+      Map<String, Variable<TBfloat16>> bf16Copies,
       Map<String, QuantizedWeight> quantizedWeights,
       Map<String, AdapterModule> adapters) {
     this.config = config;
@@ -76,6 +83,14 @@ public final class CompiledModel implements AutoCloseable {
     this.dropoutSeed = dropoutSeed;
     this.adapterRows = adapterRows;
     this.baseWeights = Collections.unmodifiableMap(baseWeights);
+    this.bf16Copies = Collections.unmodifiableMap(bf16Copies);
+    for (Map.Entry<String, Variable<TBfloat16>> copy : bf16Copies.entrySet()) {
+      Variable<TFloat32> weight = baseWeights.get(copy.getKey()).variable();
+      bf16Refresh.put(
+          copy.getKey(),
+          tf.withName(copy.getKey() + ".bf16_set")
+              .assign(copy.getValue(), tf.dtypes.cast(weight, TBfloat16.class)));
+    }
     this.quantizedWeights = Collections.unmodifiableMap(quantizedWeights);
     this.adapters = Collections.unmodifiableMap(adapters);
   }
@@ -190,6 +205,15 @@ public final class CompiledModel implements AutoCloseable {
               + quantizedWeights.values().iterator().next().quantization()
               + ", and full fine-tuning needs float32 weights; compile without quantization to"
               + " train every weight");
+    }
+    for (WeightVariable v : vars) {
+      if (bf16Copies.containsKey(v.name())) {
+        throw new IllegalArgumentException(
+            v.name()
+                + " is frozen in this model: its BF16 matmuls read a bfloat16 copy that no gradient"
+                + " reaches; compile with CompileOptions.withTrainableBase(true) for full"
+                + " fine-tuning");
+      }
     }
     Gradients dy = tf.gradients(loss, vars.stream().map(WeightVariable::variable).toList());
     List<Operand<TFloat32>> out = new ArrayList<>();
@@ -380,6 +404,19 @@ public final class CompiledModel implements AutoCloseable {
 
   void assign(WeightVariable variable, TFloat32 tensor) {
     session.runner().feed(variable.feed(), tensor).addTarget(variable.assign()).run().close();
+    Op refresh = bf16Refresh.get(variable.name());
+    if (refresh != null) {
+      session.runner().addTarget(refresh).run().close();
+    }
+  }
+
+  /**
+   * The bfloat16 copy that BF16-precision matmuls read instead of casting {@code weight} on every
+   * step, or null. Whatever writes the weight in the graph must also write this copy (the full
+   * fine-tuning update does); {@link #assign} does it for host writes.
+   */
+  public Variable<TBfloat16> bf16Copy(WeightVariable weight) {
+    return bf16Copies.get(weight.name());
   }
 
   /** Reads a variable's current value. */

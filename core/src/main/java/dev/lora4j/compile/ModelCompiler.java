@@ -20,6 +20,7 @@ import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Placeholder;
 import org.tensorflow.op.core.PlaceholderWithDefault;
 import org.tensorflow.op.core.Sum;
+import org.tensorflow.op.core.Variable;
 import org.tensorflow.op.linalg.MatMul;
 import org.tensorflow.proto.ConfigProto;
 import org.tensorflow.proto.GPUOptions;
@@ -48,6 +49,10 @@ public final class ModelCompiler {
   // Projection weights stored quantized (CompileOptions.quantization); not in baseWeights.
   private final Map<String, QuantizedWeight> quantizedWeights = new LinkedHashMap<>();
   private final Map<String, AdapterModule> adapters = new LinkedHashMap<>();
+  // BF16 precision: a bfloat16 copy of each float32 weight a matmul reads, by weight name, so the
+  // weight is rounded once when it is set rather than cast on every step (see
+  // CompiledModel.assign).
+  private final Map<String, Variable<TBfloat16>> bf16Copies = new LinkedHashMap<>();
   private PlaceholderWithDefault<TBool> training;
   private PlaceholderWithDefault<TInt64> dropoutSeed;
   private Placeholder<TInt32> inputIds;
@@ -187,7 +192,7 @@ public final class ModelCompiler {
           public Operand<TFloat32> head(Ops ops, Operand<TFloat32> rows, Operand<TFloat32> weight) {
             headRows = rows;
             headWeight = weight;
-            return matMul(rows, weight, true);
+            return matMul(rows, headWeight, true);
           }
         };
     Operand<TFloat32> logits =
@@ -209,6 +214,7 @@ public final class ModelCompiler {
             dropoutSeed,
             adapterRows,
             baseWeights,
+            bf16Copies,
             quantizedWeights,
             adapters);
     try {
@@ -328,9 +334,28 @@ public final class ModelCompiler {
     Operand<TBfloat16> product =
         tf.linalg.matMul(
             tf.dtypes.cast(x, TBfloat16.class),
-            tf.dtypes.cast(weight, TBfloat16.class),
+            bf16Weight(weight),
             MatMul.transposeB(transposeWeight));
     return tf.dtypes.cast(product, TFloat32.class);
+  }
+
+  /**
+   * The weight in bfloat16: for a frozen float32 base weight its bf16 copy (made once per weight,
+   * kept equal to cast(weight) by every writer: CompiledModel.assign and the full fine-tuning
+   * update), for anything else (a dequantized weight) a cast in the graph.
+   */
+  private Operand<TBfloat16> bf16Weight(Operand<TFloat32> weight) {
+    if (options.trainableBase()) {
+      return tf.dtypes.cast(weight, TBfloat16.class); // differentiable: gradients reach the weight
+    }
+    for (WeightVariable w : baseWeights.values()) {
+      if (w.variable() == weight) {
+        return bf16Copies.computeIfAbsent(
+            w.name(),
+            name -> tf.withName(name + ".bf16").variable(Shape.of(w.shape()), TBfloat16.class));
+      }
+    }
+    return tf.dtypes.cast(weight, TBfloat16.class);
   }
 
   /** scale * (x A^T) B^T, in PEFT's order: result + lora_B(lora_A(dropout(x))) * scaling. */

@@ -14,6 +14,7 @@ import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Variable;
 import org.tensorflow.proto.RunMetadata;
 import org.tensorflow.proto.RunOptions;
+import org.tensorflow.types.TBfloat16;
 import org.tensorflow.types.TBool;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TFloat64;
@@ -265,7 +266,21 @@ public final class TrainingGraph {
     return List.of(
         tf.assign(m, tf.select(finite, newM, m)),
         tf.assign(v, tf.select(finite, newV, v)),
-        tf.assign(p, tf.select(finite, newP, p)));
+        assignWeight(param, tf.select(finite, newP, p)));
+  }
+
+  /**
+   * Writes a trained variable and, in BF16 precision, its bfloat16 copy, which the next step's
+   * matmuls read.
+   */
+  private Op assignWeight(WeightVariable param, Operand<TFloat32> value) {
+    Op written = tf.assign(param.variable(), value);
+    Variable<TBfloat16> copy = model.bf16Copy(param);
+    if (copy == null) {
+      return written;
+    }
+    return tf.withControlDependencies(List.of(written))
+        .assign(copy, tf.dtypes.cast(param.variable(), TBfloat16.class));
   }
 
   /** torch.optim.SGD with L2 weight decay and optional momentum, one tensor. */
@@ -287,7 +302,7 @@ public final class TrainingGraph {
       direction = newBuf;
     }
     Operand<TFloat32> newP = tf.math.sub(p, tf.math.mul(lr, direction));
-    ops.add(tf.assign(p, tf.select(finite, newP, p)));
+    ops.add(assignWeight(param, tf.select(finite, newP, p)));
     return ops;
   }
 
