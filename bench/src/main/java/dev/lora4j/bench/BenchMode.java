@@ -63,6 +63,23 @@ public final class BenchMode {
       int seqLen,
       int rank)
       throws IOException {
+    if (mode.equals("peak")) {
+      double gflops = MatmulPeak.gflops(config, seqLen, precision);
+      return new BenchResult(
+          config.name(),
+          mode,
+          precision.name().toLowerCase(),
+          xla,
+          Double.NaN,
+          Double.NaN,
+          Double.NaN,
+          peakRssMb(),
+          0,
+          0,
+          10,
+          Double.NaN,
+          gflops);
+    }
     Path dir = checkpoint(config, cacheDir);
     int[][] ids = new int[config.batch][seqLen];
     SplittableRandom random = new SplittableRandom(7);
@@ -140,7 +157,8 @@ public final class BenchMode {
             total + (mode.equals("lora") ? trainable : 0),
             trainable,
             millis.length,
-            Double.NaN);
+            Double.NaN,
+            MatmulPeak.stepFlops(config, seqLen, mode) / (median / 1000) / 1e9);
       }
     }
   }
@@ -225,7 +243,8 @@ public final class BenchMode {
           total,
           0,
           swaps.length,
-          loads[1]);
+          loads[1],
+          Double.NaN);
     }
   }
 

@@ -7,7 +7,14 @@ import kotlinx.serialization.json.JsonElementKt;
 import kotlinx.serialization.json.JsonObject;
 import kotlinx.serialization.json.JsonPrimitive;
 
-/** One mode's measurement, printed as one JSON line. */
+/**
+ * One mode's measurement, printed as one JSON line.
+ *
+ * @param gflops matmul GFLOP/s: for a timed mode its step's matmul FLOPs ({@link
+ *     MatmulPeak#stepFlops}) over the median step time; for the peak mode the best plain MatMul;
+ *     NaN where it does not apply
+ * @param baseLoadMs the swap mode's base load time; NaN for the others
+ */
 public record BenchResult(
     String config,
     String mode,
@@ -20,7 +27,8 @@ public record BenchResult(
     long paramsTotal,
     long paramsTrainable,
     int steps,
-    double baseLoadMs) {
+    double baseLoadMs,
+    double gflops) {
 
   public String toJson() {
     Map<String, JsonElement> m = new LinkedHashMap<>();
@@ -40,6 +48,9 @@ public record BenchResult(
     if (!Double.isNaN(baseLoadMs)) {
       m.put("base_load_ms", JsonElementKt.JsonPrimitive(round(baseLoadMs)));
     }
+    if (!Double.isNaN(gflops)) {
+      m.put("gflops", JsonElementKt.JsonPrimitive(round(gflops)));
+    }
     return new JsonObject(m).toString();
   }
 
@@ -50,10 +61,10 @@ public record BenchResult(
   public static BenchResult fromJson(String line) {
     JsonObject o = (JsonObject) kotlinx.serialization.json.Json.Default.parseToJsonElement(line);
     return new BenchResult(
-        s(o, "config"),
+        o.containsKey("config") ? s(o, "config") : "",
         s(o, "mode"),
         s(o, "precision"),
-        Boolean.parseBoolean(s(o, "xla")),
+        o.containsKey("xla") && Boolean.parseBoolean(s(o, "xla")),
         d(o, "step_ms_median"),
         d(o, "step_ms_min"),
         d(o, "tokens_per_s"),
@@ -61,7 +72,8 @@ public record BenchResult(
         (long) d(o, "params_total"),
         (long) d(o, "params_trainable"),
         (int) d(o, "steps"),
-        o.containsKey("base_load_ms") ? d(o, "base_load_ms") : Double.NaN);
+        o.containsKey("base_load_ms") ? d(o, "base_load_ms") : Double.NaN,
+        o.containsKey("gflops") ? d(o, "gflops") : Double.NaN);
   }
 
   private static String s(JsonObject o, String k) {

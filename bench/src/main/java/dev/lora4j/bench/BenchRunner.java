@@ -6,11 +6,19 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /** Runs each mode in its own JVM and prints ratios measured in this one run. */
 public final class BenchRunner {
   private BenchRunner() {}
 
+  /**
+   * @param rounds how many times to run every mode (and the peer), interleaved, so that a burst of
+   *     load from the machine's neighbours lands on one round of every mode rather than on all of
+   *     one mode; each mode reports its median round
+   * @param reference also time the PyTorch peer (the f32 forward, full and LoRA modes) and print
+   *     lora4j/PyTorch ratios
+   */
   public static List<BenchResult> run(
       BenchConfig config,
       List<String> modes,
@@ -19,8 +27,54 @@ public final class BenchRunner {
       Path cacheDir,
       int seqLen,
       int rank,
+      int rounds,
+      boolean reference,
       java.io.PrintStream out,
       boolean json)
+      throws IOException, InterruptedException {
+    if (rounds < 1) {
+      throw new IllegalArgumentException("--rounds must be >= 1, was " + rounds);
+    }
+    Map<String, List<BenchResult>> byMode = new java.util.LinkedHashMap<>();
+    for (int round = 0; round < rounds; round++) {
+      for (BenchResult r : oneRound(config, modes, precisions, xla, cacheDir, seqLen, rank)) {
+        byMode.computeIfAbsent(r.mode() + " " + r.precision(), k -> new ArrayList<>()).add(r);
+      }
+      if (reference) {
+        for (String mode : modes) {
+          if (List.of("forward", "full", "lora").contains(mode)) {
+            BenchResult peer = PytorchReference.run(config, mode, seqLen, rank);
+            byMode.computeIfAbsent("pytorch " + mode, k -> new ArrayList<>()).add(peer);
+          }
+        }
+      }
+    }
+    List<BenchResult> results = new ArrayList<>();
+    List<BenchResult> peers = new ArrayList<>();
+    for (Map.Entry<String, List<BenchResult>> e : byMode.entrySet()) {
+      List<BenchResult> sorted = new ArrayList<>(e.getValue());
+      sorted.sort(
+          java.util.Comparator.comparingDouble(
+              r -> r.mode().equals("peak") ? -r.gflops() : r.stepMsMedian()));
+      BenchResult median = sorted.get(sorted.size() / 2);
+      (e.getKey().startsWith("pytorch ") ? peers : results).add(median);
+      print(median, out, json);
+    }
+    if (rounds > 1 && !json) {
+      out.println("(each line: the median of " + rounds + " interleaved rounds)");
+    }
+    printRatios(results, peers, out, json);
+    return results;
+  }
+
+  private static List<BenchResult> oneRound(
+      BenchConfig config,
+      List<String> modes,
+      List<String> precisions,
+      boolean xla,
+      Path cacheDir,
+      int seqLen,
+      int rank)
       throws IOException, InterruptedException {
     List<BenchResult> results = new ArrayList<>();
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
@@ -41,37 +95,53 @@ public final class BenchRunner {
                     cacheDir.toString(),
                     String.valueOf(seqLen),
                     String.valueOf(rank)));
-        ProcessBuilder pb =
-            new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.DISCARD);
-        pb.environment().putIfAbsent("TF_CPP_MIN_LOG_LEVEL", "2");
-        Process p = pb.start();
-        String output =
-            new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-        if (p.waitFor() != 0 || output.isEmpty()) {
-          throw new IOException("bench mode " + mode + " (" + precision + ") failed: " + output);
-        }
-        String line = output.substring(output.lastIndexOf('\n') + 1);
-        BenchResult r = BenchResult.fromJson(line);
-        results.add(r);
-        out.println(
-            json
-                ? r.toJson()
-                : String.format(
-                    Locale.ROOT,
-                    "%s %-7s %-4s step %8.1f ms (min %8.1f)  %9.0f tok/s  peak RSS %7.0f MB  trainable %,d of %,d",
-                    r.config(),
-                    r.mode(),
-                    r.precision(),
-                    r.stepMsMedian(),
-                    r.stepMsMin(),
-                    r.tokensPerS(),
-                    r.peakRssMb(),
-                    r.paramsTrainable(),
-                    r.paramsTotal()));
+        results.add(runChild(command, Map.of(), "bench mode " + mode + " (" + precision + ")"));
       }
     }
-    printRatios(results, out, json);
     return results;
+  }
+
+  /** Runs a child process that prints one BenchResult JSON line last. */
+  static BenchResult runChild(List<String> command, Map<String, String> env, String what)
+      throws IOException, InterruptedException {
+    ProcessBuilder pb = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.DISCARD);
+    pb.environment().putIfAbsent("TF_CPP_MIN_LOG_LEVEL", "2");
+    pb.environment().putAll(env);
+    Process p = pb.start();
+    String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+    if (p.waitFor() != 0 || output.isEmpty()) {
+      throw new IOException(what + " failed (exit " + p.exitValue() + "): " + output);
+    }
+    return BenchResult.fromJson(output.substring(output.lastIndexOf('\n') + 1));
+  }
+
+  private static void print(BenchResult r, java.io.PrintStream out, boolean json) {
+    if (json) {
+      out.println(r.toJson());
+    } else if (r.mode().equals("peak")) {
+      out.printf(
+          Locale.ROOT,
+          "%s peak    %-4s matmul %8.1f GFLOP/s (best of the model's c_fc and head shapes and"
+              + " 1024^3)%n",
+          r.config(),
+          r.precision(),
+          r.gflops());
+    } else {
+      out.printf(
+          Locale.ROOT,
+          "%s %-7s %-4s step %8.1f ms (min %8.1f)  %9.0f tok/s  peak RSS %7.0f MB  trainable %,d"
+              + " of %,d%s%n",
+          r.config(),
+          r.mode(),
+          r.precision(),
+          r.stepMsMedian(),
+          r.stepMsMin(),
+          r.tokensPerS(),
+          r.peakRssMb(),
+          r.paramsTrainable(),
+          r.paramsTotal(),
+          Double.isNaN(r.gflops()) ? "" : String.format(Locale.ROOT, "  %.0f GFLOP/s", r.gflops()));
+    }
   }
 
   static BenchResult find(List<BenchResult> results, String mode, String precision) {
@@ -81,7 +151,8 @@ public final class BenchRunner {
         .orElse(null);
   }
 
-  static void printRatios(List<BenchResult> results, java.io.PrintStream out, boolean json) {
+  static void printRatios(
+      List<BenchResult> results, List<BenchResult> peers, java.io.PrintStream out, boolean json) {
     List<String> lines = new ArrayList<>();
     for (String precision : List.of("f32", "bf16")) {
       BenchResult lora = find(results, "lora", precision);
@@ -129,6 +200,39 @@ public final class BenchRunner {
                 "%s bf16/f32 step time %.3f",
                 mode,
                 bf16.stepMsMedian() / f32.stepMsMedian()));
+      }
+    }
+    for (String precision : List.of("f32", "bf16")) {
+      BenchResult peak = find(results, "peak", precision);
+      for (String mode : List.of("forward", "full", "lora", "merged")) {
+        BenchResult r = find(results, mode, precision);
+        if (peak != null && r != null) {
+          lines.add(
+              String.format(
+                  Locale.ROOT,
+                  "%s %s step reaches %.3f of the measured %s matmul peak (%.0f of %.0f GFLOP/s)",
+                  precision,
+                  mode,
+                  r.gflops() / peak.gflops(),
+                  precision,
+                  r.gflops(),
+                  peak.gflops()));
+        }
+      }
+    }
+    for (BenchResult peer : peers) {
+      for (String precision : List.of("f32", "bf16")) {
+        BenchResult ours = find(results, peer.mode(), precision);
+        if (ours != null) {
+          lines.add(
+              String.format(
+                  Locale.ROOT,
+                  "lora4j %s / PyTorch f32 %s step time %.3f, peak RSS %.3f",
+                  precision,
+                  peer.mode(),
+                  ours.stepMsMedian() / peer.stepMsMedian(),
+                  ours.peakRssMb() / peer.peakRssMb()));
+        }
       }
     }
     for (String line : lines) {

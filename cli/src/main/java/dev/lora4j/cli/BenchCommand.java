@@ -27,9 +27,12 @@ final class BenchCommand implements Callable<Integer> {
 
   @Option(
       names = "--modes",
-      defaultValue = "forward,full,lora",
+      defaultValue = "forward,full,lora,peak",
       split = ",",
-      description = "Default: ${DEFAULT-VALUE}.")
+      description =
+          "forward, full, lora, merged (forward after merging an adapter), swap (adapter swap vs"
+              + " base load), peak (this CPU's matmul GFLOP/s, for the fraction-of-peak ratios)."
+              + " Default: ${DEFAULT-VALUE}.")
   List<String> modes;
 
   @Option(
@@ -58,6 +61,23 @@ final class BenchCommand implements Callable<Integer> {
               + " op types and ops that cost the most.")
   boolean profile;
 
+  @Option(
+      names = "--reference",
+      paramLabel = "pytorch",
+      description =
+          "Also time the PyTorch peer (f32 forward, full and LoRA of the same config, in the same"
+              + " run) and print lora4j/PyTorch ratios. Needs python3 with torch (Debian:"
+              + " apt-get install python3-torch libopenblas0-pthread).")
+  String reference;
+
+  @Option(
+      names = "--rounds",
+      defaultValue = "1",
+      description =
+          "Run every mode this many times, interleaved, and report each mode's median round"
+              + " (steadier ratios on a shared machine). Default: ${DEFAULT-VALUE}.")
+  int rounds;
+
   @Option(names = "--json", description = "JSON lines only.")
   boolean json;
 
@@ -70,10 +90,14 @@ final class BenchCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     for (String mode : modes) {
-      if (!List.of("forward", "full", "lora", "merged", "swap").contains(mode)) {
+      if (!List.of("forward", "full", "lora", "merged", "swap", "peak").contains(mode)) {
         throw new IllegalArgumentException(
-            "--modes takes forward, full, lora, merged, swap; got '" + mode + "'");
+            "--modes takes forward, full, lora, merged, swap, peak; got '" + mode + "'");
       }
+    }
+    if (reference != null && !reference.equals("pytorch")) {
+      throw new IllegalArgumentException(
+          "--reference takes pytorch (the only peer), got '" + reference + "'");
     }
     for (String p : precisions) {
       CliParsing.precision(p);
@@ -103,6 +127,8 @@ final class BenchCommand implements Callable<Integer> {
         cache,
         seqLen == null ? config.seqLen : seqLen,
         rank,
+        rounds,
+        reference != null,
         System.out,
         json);
     return 0;
