@@ -239,4 +239,43 @@ public final class BenchRunner {
       out.println(json ? "{\"ratio\": \"" + line + "\"}" : "ratio: " + line);
     }
   }
+
+  /**
+   * A sweep's table: for each (seq, rank) point and timed mode, the median step time, the time per
+   * token, and both relative to the first point.
+   *
+   * @param sweep results by "seq rank", in sweep order
+   */
+  public static void printSweep(
+      Map<String, List<BenchResult>> sweep, java.io.PrintStream out, boolean json) {
+    List<BenchResult> first = sweep.values().iterator().next();
+    if (!json) {
+      out.println("sweep: seq rank mode precision   step ms  x first   us/token  x first");
+    }
+    for (Map.Entry<String, List<BenchResult>> point : sweep.entrySet()) {
+      String[] seqRank = point.getKey().split(" ");
+      for (BenchResult r : point.getValue()) {
+        BenchResult base = find(first, r.mode(), r.precision());
+        if (base == null || Double.isNaN(r.stepMsMedian()) || r.mode().equals("peak")) {
+          continue;
+        }
+        double perToken = 1e6 / r.tokensPerS(); // microseconds per token of the batch
+        double basePerToken = 1e6 / base.tokensPerS();
+        String line =
+            String.format(
+                Locale.ROOT,
+                "%5s %4s %-7s %-4s %9.1f  %7.2f  %9.1f  %7.2f",
+                seqRank[0],
+                seqRank[1],
+                r.mode(),
+                r.precision(),
+                r.stepMsMedian(),
+                r.stepMsMedian() / base.stepMsMedian(),
+                perToken,
+                perToken / basePerToken);
+        out.println(
+            json ? "{\"sweep\": \"" + line.trim().replaceAll(" +", " ") + "\"}" : "sweep: " + line);
+      }
+    }
+  }
 }

@@ -45,14 +45,22 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--xla", description = "XLA auto-clustering.")
   boolean xla;
 
-  @Option(names = "--seq-len", description = "Sequence length (default: the config's 128).")
-  Integer seqLen;
+  @Option(
+      names = "--seq-len",
+      split = ",",
+      description =
+          "Sequence length (default: the config's 128); several (--seq-len 64,128,256) sweep it"
+              + " and print a table of step times against the first.")
+  List<Integer> seqLens;
 
   @Option(
       names = "--rank",
       defaultValue = "8",
-      description = "LoRA rank on c_attn[q,v]. Default: ${DEFAULT-VALUE}.")
-  int rank;
+      split = ",",
+      description =
+          "LoRA rank on c_attn[q,v]; several (--rank 4,8,16,64) sweep it. Default:"
+              + " ${DEFAULT-VALUE}.")
+  List<Integer> ranks;
 
   @Option(
       names = "--profile",
@@ -111,26 +119,41 @@ final class BenchCommand implements Callable<Integer> {
               CliParsing.precision(p),
               xla,
               cache,
-              seqLen == null ? config.seqLen : seqLen,
-              rank,
+              seqLens == null ? config.seqLen : seqLens.get(0),
+              ranks.get(0),
               Integer.getInteger("lora4j.profile.top", 25),
               System.out);
         }
       }
       return 0;
     }
-    BenchRunner.run(
-        config,
-        modes,
-        precisions,
-        xla,
-        cache,
-        seqLen == null ? config.seqLen : seqLen,
-        rank,
-        rounds,
-        reference != null,
-        System.out,
-        json);
+    List<Integer> lengths = seqLens == null ? List.of(config.seqLen) : seqLens;
+    java.util.Map<String, List<dev.lora4j.bench.BenchResult>> sweep =
+        new java.util.LinkedHashMap<>();
+    for (int length : lengths) {
+      for (int rank : ranks) {
+        if (lengths.size() * ranks.size() > 1 && !json) {
+          System.out.println("== seq " + length + ", rank " + rank);
+        }
+        sweep.put(
+            length + " " + rank,
+            BenchRunner.run(
+                config,
+                modes,
+                precisions,
+                xla,
+                cache,
+                length,
+                rank,
+                rounds,
+                reference != null,
+                System.out,
+                json));
+      }
+    }
+    if (sweep.size() > 1) {
+      BenchRunner.printSweep(sweep, System.out, json);
+    }
     return 0;
   }
 }

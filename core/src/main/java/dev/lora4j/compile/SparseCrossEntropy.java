@@ -16,7 +16,7 @@ import org.tensorflow.types.TInt32;
  * replaces a log-softmax, a dense [tokens, vocab] one-hot, a product and a sum, and their
  * gradients: at GPT-2's vocabulary that is several passes over a 100 MB tensor per step.
  */
-final class SparseCrossEntropy {
+public final class SparseCrossEntropy {
   private SparseCrossEntropy() {}
 
   private static boolean registered;
@@ -49,7 +49,8 @@ final class SparseCrossEntropy {
    * @param labels [N]
    * @return [N]
    */
-  static Operand<TFloat32> perToken(Ops tf, Operand<TFloat32> logits, Operand<TInt32> labels) {
+  public static Operand<TFloat32> perToken(
+      Ops tf, Operand<TFloat32> logits, Operand<TInt32> labels) {
     ensureGradient();
     return tf.nn.sparseSoftmaxCrossEntropyWithLogits(logits, labels).loss();
   }

@@ -80,15 +80,19 @@ final class TransformerOps {
         tf.math.mul(x, tf.math.rsqrt(tf.math.add(meanSquare, tf.constant((float) eps)))), weight);
   }
 
-  /** GPT-2's gelu_new: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+  /**
+   * GPT-2's gelu_new, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), computed as the identical x
+   * sigmoid(x (c1 + c2 x^2)) with c1 = 2 sqrt(2/pi), c2 = 0.044715 c1 (0.5 (1 + tanh z) =
+   * sigmoid(2z)): six ops instead of nine, and fewer in the backward pass, on the widest
+   * activations of the model.
+   */
   Operand<TFloat32> geluTanh(Operand<TFloat32> x) {
-    Operand<TFloat32> cube = tf.math.mul(tf.math.mul(x, x), x);
-    Operand<TFloat32> inner =
-        tf.math.mul(
-            tf.constant((float) Math.sqrt(2.0 / Math.PI)),
-            tf.math.add(x, tf.math.mul(tf.constant(0.044715f), cube)));
-    return tf.math.mul(
-        tf.math.mul(tf.constant(0.5f), x), tf.math.add(tf.constant(1f), tf.math.tanh(inner)));
+    double c1 = 2 * Math.sqrt(2.0 / Math.PI);
+    Operand<TFloat32> slope =
+        tf.math.add(
+            tf.math.mul(tf.math.square(x), tf.constant((float) (0.044715 * c1))),
+            tf.constant((float) c1));
+    return tf.math.mul(x, tf.math.sigmoid(tf.math.mul(x, slope)));
   }
 
   /** The exact GELU: 0.5 x (1 + erf(x / sqrt(2))). */

@@ -24,11 +24,11 @@ import org.tensorflow.types.TInt32;
 
 /**
  * TensorFlow's symbolic gradients of every building block the architectures use, against central
- * finite differences. lora4j needs no custom gradient: the loss is log-softmax + one-hot (no
- * SparseSoftmaxCrossEntropyWithLogits) and embeddings are GatherV2 on a variable (no
- * ResourceGather). The check also guards a trap found here: TF's C++ LogSoftmax gradient sums over
- * axis 1 only, so it is wrong on 3-D logits; the loss case below runs it on 2-D rows as the
- * compiler does.
+ * finite differences. The one custom gradient lora4j registers,
+ * SparseSoftmaxCrossEntropyWithLogits' (the loss), is checked the same way; embeddings are GatherV2
+ * on a variable (no ResourceGather). The check also guards a trap found here: TF's C++ LogSoftmax
+ * gradient sums over axis 1 only, so it is wrong on 3-D logits; the log-softmax case runs it on 2-D
+ * rows.
  */
 class OpGradientsTest {
   interface Block {
@@ -101,7 +101,40 @@ class OpGradientsTest {
                   tf.constant(0f));
           return tf.sum(tf.math.mul(logProbs, oneHot), tf.constant(-1));
         });
+    blocks.put(
+        "next-token loss: sparse cross-entropy with its registered gradient",
+        (tf, ops, x) ->
+            dev.lora4j.compile.SparseCrossEntropy.perToken(
+                tf,
+                tf.reshape(x, tf.constant(new int[] {-1, 8})),
+                tf.constant(new int[] {1, 2, 3, 7, 0, 5})));
     return blocks.entrySet().stream().map(e -> Arguments.of(e.getKey(), e.getValue()));
+  }
+
+  /** gelu_new in its sigmoid form equals the tanh formula of transformers (float64) to 1e-6. */
+  @org.junit.jupiter.api.Test
+  void geluTanhEqualsTheTanhFormula() {
+    float[] xs = new float[1601];
+    for (int i = 0; i < xs.length; i++) {
+      xs[i] = -8f + i * 0.01f;
+    }
+    try (Graph g = new Graph();
+        Session s = new Session(g)) {
+      Ops tf = Ops.create(g);
+      Placeholder<TFloat32> x =
+          tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(1, xs.length)));
+      TransformerOps ops =
+          new TransformerOps(tf, tf.zeros(tf.constant(new int[] {1, 1}), TInt32.class));
+      float[] got = run(s, x, xs, ops.geluTanh(x));
+      double worst = 0;
+      for (int i = 0; i < xs.length; i++) {
+        double v = xs[i];
+        double want =
+            0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v * v * v)));
+        worst = Math.max(worst, Math.abs(got[i] - want) / Math.max(1, Math.abs(want)));
+      }
+      assertTrue(worst <= 1e-6, "largest relative difference " + worst);
+    }
   }
 
   @ParameterizedTest(name = "{0}: symbolic gradient equals finite differences")
