@@ -366,14 +366,20 @@ final class TrainCommand implements Callable<Integer> {
           progress.close();
         }
         RunReports.write(out.resolve("report.json"), report);
+        double validation = report.finalValidationLoss();
         System.out.printf(
-            "trained %d steps: final loss %.4f, validation loss %.4f (perplexity %.2f); %s%n",
+            "trained %d steps: final loss %.4f, %s; %s%n",
             report.steps(),
             report.losses().isEmpty()
                 ? Double.NaN
                 : report.losses().get(report.losses().size() - 1),
-            report.finalValidationLoss(),
-            Math.exp(report.finalValidationLoss()),
+            Double.isNaN(validation)
+                ? "no validation rows (--validation-split 0, or too little data)"
+                : String.format(
+                    java.util.Locale.ROOT,
+                    "validation loss %.4f (perplexity %.2f)",
+                    validation,
+                    Math.exp(validation)),
             full ? "no adapter (full fine-tuning)" : "adapter in " + out.resolve("adapter"));
       }
     }
