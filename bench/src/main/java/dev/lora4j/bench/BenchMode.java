@@ -35,6 +35,56 @@ public final class BenchMode {
     return dir;
   }
 
+  /** The one fixed batch every step runs on: seeded random ids [batch, seqLen]. */
+  static int[][] fixedBatch(BenchConfig config, int seqLen) {
+    int[][] ids = new int[config.batch][seqLen];
+    SplittableRandom random = new SplittableRandom(7);
+    for (int[] row : ids) {
+      for (int t = 0; t < row.length; t++) {
+        row[t] = random.nextInt(config.model.vocabSize());
+      }
+    }
+    return ids;
+  }
+
+  /** A loss mask that scores every next-token position. */
+  static float[][] fullMask(int[][] ids) {
+    float[][] mask = new float[ids.length][ids[0].length - 1];
+    for (float[] row : mask) {
+      Arrays.fill(row, 1f);
+    }
+    return mask;
+  }
+
+  /** The compile options of a mode: full fine-tuning trains the base, the others freeze it. */
+  static CompileOptions options(String mode, CompileOptions.Precision precision, boolean xla) {
+    return CompileOptions.defaults()
+        .withPrecision(precision)
+        .withXla(xla)
+        .withTrainableBase(mode.equals("full"));
+  }
+
+  /** The adapters of a mode: LoRA on c_attn[q,v] for "lora", none otherwise. */
+  static List<LoraModuleSpec> specs(String mode, Checkpoint checkpoint, int rank) {
+    return mode.equals("lora") ? qvSpecs(checkpoint.architecture().projections(), rank) : List.of();
+  }
+
+  /** AdamW (lr 1e-4, weight decay 0.01) over every base weight (full) or the adapters (lora). */
+  static TrainingGraph trainingGraph(CompiledModel model, String mode, long steps) {
+    List<WeightVariable> params =
+        mode.equals("full")
+            ? List.copyOf(model.baseWeights().values())
+            : model.trainableVariables();
+    return new TrainingGraph(
+        model,
+        params,
+        OptimizerConfig.adamW(1e-4, 0.01),
+        ScheduleConfig.constant(),
+        steps,
+        null,
+        1);
+  }
+
   /** LoRA r 8, alpha 16 on the q and v slices of every c_attn (the LoRA paper's GPT-2 setup). */
   public static List<LoraModuleSpec> qvSpecs(List<Projection> projections, int rank) {
     List<LoraModuleSpec> specs = new ArrayList<>();
@@ -81,25 +131,11 @@ public final class BenchMode {
           gflops);
     }
     Path dir = checkpoint(config, cacheDir);
-    int[][] ids = new int[config.batch][seqLen];
-    SplittableRandom random = new SplittableRandom(7);
-    for (int[] row : ids) {
-      for (int t = 0; t < row.length; t++) {
-        row[t] = random.nextInt(config.model.vocabSize());
-      }
-    }
-    float[][] mask = new float[config.batch][seqLen - 1];
-    for (float[] row : mask) {
-      Arrays.fill(row, 1f);
-    }
-    CompileOptions options =
-        CompileOptions.defaults()
-            .withPrecision(precision)
-            .withXla(xla)
-            .withTrainableBase(mode.equals("full"));
+    int[][] ids = fixedBatch(config, seqLen);
+    float[][] mask = fullMask(ids);
+    CompileOptions options = options(mode, precision, xla);
     try (Checkpoint checkpoint = Checkpoint.open(dir)) {
-      List<LoraModuleSpec> specs =
-          mode.equals("lora") ? qvSpecs(checkpoint.architecture().projections(), rank) : List.of();
+      List<LoraModuleSpec> specs = specs(mode, checkpoint, rank);
       try (CompiledModel model = ModelCompiler.compile(checkpoint, specs, options)) {
         long total = checkpoint.architecture().parameterCount();
         long trainable;
@@ -116,21 +152,8 @@ public final class BenchMode {
         } else if (mode.equals("swap")) {
           return swap(config, checkpoint, options, cacheDir, rank, seqLen, total);
         } else {
-          List<WeightVariable> params =
-              mode.equals("full")
-                  ? List.copyOf(model.baseWeights().values())
-                  : model.trainableVariables();
-          trainable = params.stream().mapToLong(WeightVariable::numel).sum();
-          int steps = 3 + config.measuredSteps;
-          TrainingGraph graph =
-              new TrainingGraph(
-                  model,
-                  params,
-                  OptimizerConfig.adamW(1e-4, 0.01),
-                  ScheduleConfig.constant(),
-                  steps + 1,
-                  null,
-                  1);
+          TrainingGraph graph = trainingGraph(model, mode, 3 + config.measuredSteps + 1);
+          trainable = graph.params().stream().mapToLong(WeightVariable::numel).sum();
           step = () -> graph.step(List.<int[][]>of(ids), List.<float[][]>of(mask), 0);
         }
         for (int i = 0; i < 3; i++) {

@@ -4,19 +4,14 @@ import dev.lora4j.compile.CompileOptions;
 import dev.lora4j.compile.CompiledModel;
 import dev.lora4j.compile.LoraModuleSpec;
 import dev.lora4j.compile.ModelCompiler;
-import dev.lora4j.compile.WeightVariable;
 import dev.lora4j.model.Checkpoint;
-import dev.lora4j.train.OptimizerConfig;
-import dev.lora4j.train.ScheduleConfig;
 import dev.lora4j.train.TrainingGraph;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.SplittableRandom;
 import org.tensorflow.Result;
 import org.tensorflow.proto.NodeExecStats;
 import org.tensorflow.proto.RunMetadata;
@@ -46,28 +41,12 @@ public final class Profile {
       int top,
       PrintStream out) {
     Path dir = BenchMode.checkpoint(config, cacheDir);
-    int[][] ids = new int[config.batch][seqLen];
-    SplittableRandom random = new SplittableRandom(7);
-    for (int[] row : ids) {
-      for (int t = 0; t < row.length; t++) {
-        row[t] = random.nextInt(config.model.vocabSize());
-      }
-    }
-    float[][] mask = new float[config.batch][seqLen - 1];
-    for (float[] row : mask) {
-      Arrays.fill(row, 1f);
-    }
-    CompileOptions options =
-        CompileOptions.defaults()
-            .withPrecision(precision)
-            .withXla(xla)
-            .withTrainableBase(mode.equals("full"));
+    int[][] ids = BenchMode.fixedBatch(config, seqLen);
+    float[][] mask = BenchMode.fullMask(ids);
+    CompileOptions options = BenchMode.options(mode, precision, xla);
     int traced = 3;
     try (Checkpoint checkpoint = Checkpoint.open(dir)) {
-      List<LoraModuleSpec> specs =
-          mode.equals("lora")
-              ? BenchMode.qvSpecs(checkpoint.architecture().projections(), rank)
-              : List.of();
+      List<LoraModuleSpec> specs = BenchMode.specs(mode, checkpoint, rank);
       try (CompiledModel model = ModelCompiler.compile(checkpoint, specs, options)) {
         List<RunMetadata> traces = new ArrayList<>();
         long t0;
@@ -93,19 +72,7 @@ public final class Profile {
             }
           }
         } else if (mode.equals("full") || mode.equals("lora")) {
-          List<WeightVariable> params =
-              mode.equals("full")
-                  ? List.copyOf(model.baseWeights().values())
-                  : model.trainableVariables();
-          TrainingGraph graph =
-              new TrainingGraph(
-                  model,
-                  params,
-                  OptimizerConfig.adamW(1e-4, 0.01),
-                  ScheduleConfig.constant(),
-                  100,
-                  null,
-                  1);
+          TrainingGraph graph = BenchMode.trainingGraph(model, mode, 100);
           for (int i = 0; i < 3; i++) {
             graph.step(List.<int[][]>of(ids), List.<float[][]>of(mask), 0);
           }

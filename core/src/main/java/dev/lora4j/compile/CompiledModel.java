@@ -257,17 +257,6 @@ public final class CompiledModel implements AutoCloseable {
     }
   }
 
-  /** Seats for mixed batches ({@link CompileOptions#adapterSeats()}), 0 without routing. */
-  public int adapterSeats() {
-    for (AdapterModule module : adapters.values()) {
-      WeightVariable routing = module.parts().get(0).routing();
-      if (routing != null) {
-        return (int) routing.shape()[0] - 1;
-      }
-    }
-    return 0;
-  }
-
   /** Logits of the last position of each row, [B, V]: what generation samples from. */
   public float[] lastLogits(int[][] ids) {
     checkInputs(ids);

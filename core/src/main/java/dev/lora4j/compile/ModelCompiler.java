@@ -55,7 +55,6 @@ public final class ModelCompiler {
   private final Map<String, Variable<TBfloat16>> bf16Copies = new LinkedHashMap<>();
   private PlaceholderWithDefault<TBool> training;
   private PlaceholderWithDefault<TInt64> dropoutSeed;
-  private Placeholder<TInt32> inputIds;
   // With adapter seats: the seat each batch row runs with ([B]; 0, the base, when not fed).
   private PlaceholderWithDefault<TInt32> adapterRows;
   // What the architecture hands the output head: final hidden rows [B*T, d] and the head weight.
@@ -173,7 +172,7 @@ public final class ModelCompiler {
         baseWeights.put(e.getKey(), variable(e.getKey(), e.getValue()));
       }
     }
-    inputIds =
+    Placeholder<TInt32> inputIds =
         tf.withName("input_ids").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
     if (options.adapterSeats() > 0) {
       Operand<TInt32> batch = tf.stridedSlice(tf.shape(inputIds), Indices.slice(0, 1));
@@ -192,7 +191,7 @@ public final class ModelCompiler {
           public Operand<TFloat32> head(Ops ops, Operand<TFloat32> rows, Operand<TFloat32> weight) {
             headRows = rows;
             headWeight = weight;
-            return matMul(rows, headWeight, true);
+            return matMul(rows, weight, true);
           }
         };
     Operand<TFloat32> logits =
