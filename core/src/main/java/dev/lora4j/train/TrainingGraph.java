@@ -371,6 +371,7 @@ public final class TrainingGraph {
               dropoutSeed,
               stepCount,
               updateOp,
+              null,
               gradNorm,
               clipCoef,
               learningRate)) {
@@ -392,6 +393,7 @@ public final class TrainingGraph {
               dropoutSeed,
               current * accumulation + i,
               accumulateOp,
+              null,
               scoredTokens)) {
         float loss = ((TFloat32) r.get(0)).getFloat();
         float n = ((TFloat32) r.get(1)).getFloat();
@@ -434,20 +436,10 @@ public final class TrainingGraph {
     }
   }
 
-  private Result runMicroBatch(
-      int[][] batchIds,
-      float[][] batchMask,
-      long dropoutSeed,
-      long counter,
-      Op target,
-      Operand<?>... extra) {
-    return runMicroBatch(batchIds, batchMask, dropoutSeed, counter, target, null, extra);
-  }
-
   /**
    * One session run on a micro-batch in training mode: feeds ids, mask and the dropout seed (seed,
-   * counter), runs target and fetches the loss followed by extra; with trace options, the result
-   * carries the run's metadata.
+   * counter), runs target and fetches the loss followed by extra; with trace options (null for
+   * none), the result carries the run's metadata.
    */
   private Result runMicroBatch(
       int[][] batchIds,

@@ -47,10 +47,10 @@ class MixedAdaptersTest {
     return ids;
   }
 
-  /** Row r of a [B, T, V] logits array. */
-  static float[] row(CompiledModel.Logits logits, int r) {
-    int size = logits.time() * logits.vocab();
-    return Arrays.copyOfRange(logits.values(), r * size, (r + 1) * size);
+  /** Row r of [B, T, V] logits of a batch of `rows` rows. */
+  static float[] row(float[] logits, int rows, int r) {
+    int size = logits.length / rows;
+    return Arrays.copyOfRange(logits, r * size, (r + 1) * size);
   }
 
   @ParameterizedTest(name = "{0}: each row of a mixed batch equals its adapter alone")
@@ -64,49 +64,37 @@ class MixedAdaptersTest {
     List<String> names = Arrays.asList("first", MixedAdapters.BASE, "second", null, "first");
     try (Checkpoint checkpoint = Checkpoint.open(dir)) {
       // Each adapter alone on the whole batch: the same shapes as the mixed run.
-      Map<String, CompiledModel.Logits> alone = new LinkedHashMap<>();
-      alone.put("first", aloneLogits(checkpoint, first, ids));
-      alone.put("second", aloneLogits(checkpoint, second, ids));
-      alone.put(MixedAdapters.BASE, aloneLogits(checkpoint, null, ids));
+      Map<String, float[]> alone = new LinkedHashMap<>();
+      alone.put("first", AdapterSetTest.alone(checkpoint, first, ids));
+      alone.put("second", AdapterSetTest.alone(checkpoint, second, ids));
+      alone.put(MixedAdapters.BASE, AdapterSetTest.alone(checkpoint, null, ids));
+      int n = ids.length;
       Map<String, PeftAdapter> adapters = new LinkedHashMap<>();
       adapters.put("first", first);
       adapters.put("second", second);
       try (MixedAdapters mixed =
           MixedAdapters.compile(checkpoint, adapters, CompileOptions.defaults())) {
         assertEquals(List.of("first", "second"), mixed.names());
-        CompiledModel.Logits got = mixed.logits(ids, names);
-        for (int r = 0; r < ids.length; r++) {
+        float[] got = mixed.logits(ids, names).values();
+        for (int r = 0; r < n; r++) {
           String adapter = names.get(r) == null ? MixedAdapters.BASE : names.get(r);
-          float[] want = row(alone.get(adapter), r);
+          float[] want = row(alone.get(adapter), n, r);
           if (adapter.equals(MixedAdapters.BASE)) {
-            assertArrayEquals(want, row(got, r), "row " + r + " (base) must be the base exactly");
+            assertArrayEquals(
+                want, row(got, n, r), "row " + r + " (base) must be the base exactly");
           } else {
-            assertClose(want, row(got, r), 1e-5, "row " + r + " (" + adapter + ")");
+            assertClose(want, row(got, n, r), 1e-5, "row " + r + " (" + adapter + ")");
           }
         }
         // The adapters really differ from each other and from the base on these rows.
-        assertFalse(Arrays.equals(row(alone.get("first"), 0), row(alone.get("second"), 0)));
-        assertFalse(Arrays.equals(row(alone.get("first"), 0), row(alone.get("__base__"), 0)));
+        assertFalse(Arrays.equals(row(alone.get("first"), n, 0), row(alone.get("second"), n, 0)));
+        assertFalse(Arrays.equals(row(alone.get("first"), n, 0), row(alone.get("__base__"), n, 0)));
         // Without adapter names every row is the base; the same graph serves the next batch.
-        assertArrayEquals(
-            alone.get(MixedAdapters.BASE).values(), mixed.model().logits(ids).values());
-        CompiledModel.Logits allSecond =
-            mixed.logits(ids, List.of("second", "second", "second", "second", "second"));
-        assertClose(alone.get("second").values(), allSecond.values(), 1e-5, "all rows second");
+        assertArrayEquals(alone.get(MixedAdapters.BASE), mixed.model().logits(ids).values());
+        float[] allSecond =
+            mixed.logits(ids, List.of("second", "second", "second", "second", "second")).values();
+        assertClose(alone.get("second"), allSecond, 1e-5, "all rows second");
       }
-    }
-  }
-
-  static CompiledModel.Logits aloneLogits(Checkpoint checkpoint, PeftAdapter adapter, int[][] ids) {
-    try (CompiledModel model =
-        ModelCompiler.compile(
-            checkpoint,
-            adapter == null ? List.of() : adapter.specsFor(checkpoint.architecture()),
-            CompileOptions.defaults())) {
-      if (adapter != null) {
-        adapter.applyTo(model);
-      }
-      return model.logits(ids);
     }
   }
 
