@@ -35,6 +35,9 @@ public final class BenchRunner {
     if (rounds < 1) {
       throw new IllegalArgumentException("--rounds must be >= 1, was " + rounds);
     }
+    if (reference) {
+      PytorchReference.python(); // fails now, naming what to install, not after minutes of timing
+    }
     Map<String, List<BenchResult>> byMode = new java.util.LinkedHashMap<>();
     for (int round = 0; round < rounds; round++) {
       for (BenchResult r : oneRound(config, modes, precisions, xla, cacheDir, seqLen, rank)) {
