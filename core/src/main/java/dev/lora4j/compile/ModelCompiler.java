@@ -249,7 +249,10 @@ public final class ModelCompiler {
     Operand<TInt32> labels = tf.stridedSlice(inputIds, Indices.all(), Indices.sliceFrom(1));
     Operand<TFloat32> perToken =
         SparseCrossEntropy.perToken(
-            tf, scoredLogits, tf.reshape(labels, tf.constant(new int[] {-1})));
+            tf,
+            scoredLogits,
+            tf.reshape(labels, tf.constant(new int[] {-1})),
+            architecture.config().vocabSize());
     Operand<TFloat32> losses = tf.reshape(perToken, tf.shape(labels)); // [B, T-1]
     PlaceholderWithDefault<TFloat32> mask =
         tf.withName("loss_mask")

@@ -1,0 +1,118 @@
+package dev.lora4j.compile;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.tensorflow.Graph;
+import org.tensorflow.Operand;
+import org.tensorflow.Result;
+import org.tensorflow.Session;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.buffer.DataBuffers;
+import org.tensorflow.op.Ops;
+import org.tensorflow.types.TFloat32;
+
+/**
+ * Both cross-entropy implementations give -log softmax(logits)[label] and its gradient softmax −
+ * one-hot (float64 reference), and the vocabulary size picks between them.
+ */
+class SparseCrossEntropyTest {
+  static final int ROWS = 6;
+  static final int VOCAB = 40;
+
+  interface Implementation {
+    Operand<TFloat32> apply(Ops tf, Operand<TFloat32> logits);
+  }
+
+  static final int[] LABELS = {0, 39, 7, 7, 21, 3};
+
+  static float[] logits() {
+    Random random = new Random(3);
+    float[] v = new float[ROWS * VOCAB];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = (float) (random.nextGaussian() * 4);
+    }
+    return v;
+  }
+
+  /** {loss per row, d sum(weights · loss) / d logits} of one implementation. */
+  static float[][] run(Implementation implementation, float[] values, float[] weights) {
+    try (Graph g = new Graph();
+        Session s = new Session(g)) {
+      Ops tf = Ops.create(g);
+      var x = tf.placeholder(TFloat32.class);
+      Operand<TFloat32> logits = tf.reshape(x, tf.constant(new int[] {ROWS, VOCAB}));
+      Operand<TFloat32> loss = implementation.apply(tf, logits);
+      Operand<TFloat32> weighted = tf.sum(tf.math.mul(loss, tf.constant(weights)), tf.constant(0));
+      Operand<TFloat32> gradient = tf.gradients(weighted, List.of(x)).dy(0);
+      try (TFloat32 input =
+              TFloat32.tensorOf(Shape.of(values.length), DataBuffers.of(values, true, false));
+          Result r = s.runner().feed(x, input).fetch(loss).fetch(gradient).run()) {
+        return new float[][] {
+          HostTensors.toArray((TFloat32) r.get(0)), HostTensors.toArray((TFloat32) r.get(1))
+        };
+      }
+    }
+  }
+
+  @Test
+  void fusedAndCompositeEqualTheFloat64Formula() {
+    float[] values = logits();
+    float[] weights = {1, 0.5f, 2, -1, 0.25f, 3};
+    double[] wantLoss = new double[ROWS];
+    double[] wantGradient = new double[ROWS * VOCAB];
+    for (int r = 0; r < ROWS; r++) {
+      double max = Double.NEGATIVE_INFINITY;
+      for (int v = 0; v < VOCAB; v++) {
+        max = Math.max(max, values[r * VOCAB + v]);
+      }
+      double sum = 0;
+      for (int v = 0; v < VOCAB; v++) {
+        sum += Math.exp(values[r * VOCAB + v] - max);
+      }
+      wantLoss[r] = Math.log(sum) + max - values[r * VOCAB + LABELS[r]];
+      for (int v = 0; v < VOCAB; v++) {
+        double softmax = Math.exp(values[r * VOCAB + v] - max) / sum;
+        wantGradient[r * VOCAB + v] = weights[r] * (softmax - (v == LABELS[r] ? 1 : 0));
+      }
+    }
+    List<Implementation> implementations =
+        List.of(
+            (tf, l) -> SparseCrossEntropy.fused(tf, l, tf.constant(LABELS)),
+            (tf, l) -> SparseCrossEntropy.composite(tf, l, tf.constant(LABELS), VOCAB));
+    for (int i = 0; i < implementations.size(); i++) {
+      float[][] got = run(implementations.get(i), values, weights);
+      for (int r = 0; r < ROWS; r++) {
+        assertEquals(wantLoss[r], got[0][r], 2e-5 * Math.max(1, wantLoss[r]), "loss " + i);
+      }
+      for (int j = 0; j < wantGradient.length; j++) {
+        assertEquals(wantGradient[j], got[1][j], 2e-6, "gradient " + i + " at " + j);
+      }
+    }
+  }
+
+  @Test
+  void vocabularySizePicksTheImplementation() {
+    for (int vocab : List.of(97, SparseCrossEntropy.COMPOSITE_MAX_VOCAB + 1)) {
+      try (Graph g = new Graph()) {
+        Ops tf = Ops.create(g);
+        SparseCrossEntropy.perToken(
+            tf,
+            tf.zeros(tf.constant(new int[] {2, vocab}), TFloat32.class),
+            tf.constant(new int[] {0, 1}),
+            vocab);
+        boolean fused = false;
+        var ops = g.operations();
+        while (ops.hasNext()) {
+          fused |= ops.next().type().equals("SparseSoftmaxCrossEntropyWithLogits");
+        }
+        assertTrue(
+            fused == vocab > SparseCrossEntropy.COMPOSITE_MAX_VOCAB,
+            "vocab " + vocab + ": fused kernel " + fused);
+      }
+    }
+  }
+}
