@@ -287,28 +287,15 @@ public final class ModelCompiler {
     Operand<TFloat32> adapterInput = dropout(x, spec, adapters.size());
     List<AdapterModule.Part> parts = new ArrayList<>();
     if (!spec.sliced()) {
-      AdapterModule.Part part = part(p, spec, null, 0, p.out());
-      parts.add(part);
-      out = tf.withName(p.name()).math.add(out, delta(adapterInput, part, spec));
+      parts.add(part(p, spec, null, 0, p.out()));
     } else {
-      // Split the fused output, add a delta to the adapted slices only, and put it back together:
-      // the other slices pass through bit for bit.
-      List<Projection.Slice> slices = p.slices();
-      int[] sizes = slices.stream().mapToInt(Projection.Slice::size).toArray();
-      var pieces = tf.splitV(out, tf.constant(sizes), tf.constant(1), (long) sizes.length);
-      List<Operand<TFloat32>> joined = new ArrayList<>();
-      for (int i = 0; i < slices.size(); i++) {
-        Projection.Slice s = slices.get(i);
-        Operand<TFloat32> piece = pieces.output().get(i);
+      for (Projection.Slice s : p.slices()) {
         if (spec.slices().contains(s.name())) {
-          AdapterModule.Part part = part(p, spec, s.name(), s.offset(), s.size());
-          parts.add(part);
-          piece = tf.math.add(piece, delta(adapterInput, part, spec));
+          parts.add(part(p, spec, s.name(), s.offset(), s.size()));
         }
-        joined.add(piece);
       }
-      out = tf.withName(p.name()).concat(joined, tf.constant(1));
     }
+    out = tf.withName(p.name()).math.add(out, delta(adapterInput, p, parts));
     adapters.put(p.name(), new AdapterModule(spec, parts));
     return out;
   }
@@ -360,32 +347,89 @@ public final class ModelCompiler {
     return tf.dtypes.cast(weight, TBfloat16.class);
   }
 
-  /** scale * (x A^T) B^T, in PEFT's order: result + lora_B(lora_A(dropout(x))) * scaling. */
+  /**
+   * The low-rank update of a projection, ((x Aᵀ) · scale) Bᵀ, [N, out]: the scale multiplies the
+   * [N, r] product rather than the [N, out] one. For a fused projection with adapted slices, the
+   * slices' A are stacked ([Σr, in]) and their B laid out block-wise ([out, Σr], zeros where a
+   * slice is not adapted or the components are another slice's), so one pair of matmuls serves
+   * every slice and the output is never split and joined; the unadapted slices get exactly + 0.
+   */
   private Operand<TFloat32> delta(
-      Operand<TFloat32> x, AdapterModule.Part part, LoraModuleSpec spec) {
-    Operand<TFloat32> down = tf.linalg.matMul(x, part.a().variable(), MatMul.transposeB(true));
-    if (part.routing() != null) {
-      down = routeRows(down, part.routing());
+      Operand<TFloat32> x, Projection p, List<AdapterModule.Part> parts) {
+    Operand<TFloat32> a;
+    Operand<TFloat32> b;
+    Operand<TFloat32> scale;
+    Operand<TFloat32> routing = null;
+    if (parts.size() == 1 && parts.get(0).size() == p.out()) {
+      AdapterModule.Part part = parts.get(0);
+      a = part.a().variable();
+      b = part.b().variable();
+      scale = part.scale().variable();
+      routing = part.routing() == null ? null : part.routing().variable();
+    } else {
+      List<Operand<TFloat32>> as = new ArrayList<>();
+      List<Operand<TFloat32>> scales = new ArrayList<>();
+      List<Operand<TFloat32>> routings = new ArrayList<>();
+      for (AdapterModule.Part part : parts) {
+        as.add(part.a().variable());
+        scales.add(tf.fill(tf.constant(new int[] {rank(part)}), part.scale().variable()));
+        if (part.routing() != null) {
+          routings.add(part.routing().variable());
+        }
+      }
+      a = concatOrOnly(as, 0);
+      scale = concatOrOnly(scales, 0); // [Σr]
+      routing = routings.isEmpty() ? null : concatOrOnly(routings, 1);
+      int totalRank = parts.stream().mapToInt(ModelCompiler::rank).sum();
+      List<Operand<TFloat32>> rowBlocks = new ArrayList<>();
+      for (Projection.Slice s : p.slices()) {
+        AdapterModule.Part owner =
+            parts.stream().filter(part -> s.name().equals(part.slice())).findFirst().orElse(null);
+        if (owner == null) {
+          rowBlocks.add(zeros(s.size(), totalRank));
+          continue;
+        }
+        List<Operand<TFloat32>> columns = new ArrayList<>();
+        for (AdapterModule.Part part : parts) {
+          columns.add(part == owner ? part.b().variable() : zeros(s.size(), rank(part)));
+        }
+        rowBlocks.add(concatOrOnly(columns, 1));
+      }
+      b = concatOrOnly(rowBlocks, 0); // [out, Σr]
     }
-    Operand<TFloat32> up = tf.linalg.matMul(down, part.b().variable(), MatMul.transposeB(true));
-    return tf.math.mul(up, part.scale().variable());
+    Operand<TFloat32> down = tf.linalg.matMul(x, a, MatMul.transposeB(true)); // [N, r]
+    if (routing != null) {
+      down = routeRows(down, routing, parts.stream().mapToInt(ModelCompiler::rank).sum());
+    }
+    return tf.linalg.matMul(tf.math.mul(down, scale), b, MatMul.transposeB(true));
+  }
+
+  private static int rank(AdapterModule.Part part) {
+    return (int) part.a().shape()[0];
+  }
+
+  private Operand<TFloat32> zeros(int rows, int cols) {
+    return tf.zeros(tf.constant(new int[] {rows, cols}), TFloat32.class);
+  }
+
+  private Operand<TFloat32> concatOrOnly(List<Operand<TFloat32>> pieces, int axis) {
+    return pieces.size() == 1 ? pieces.get(0) : tf.concat(pieces, tf.constant(axis));
   }
 
   /**
    * Mixed batches: multiplies each token's rank components [N, r] by its row's routing factors, so
    * a row keeps (scaled) the components of the adapter its seat names and zeroes every other one.
    */
-  private Operand<TFloat32> routeRows(Operand<TFloat32> down, WeightVariable routing) {
-    long rank = routing.shape()[1];
-    Operand<TFloat32> perRow = tf.gather(routing.variable(), adapterRows, tf.constant(0)); // [B, r]
+  private Operand<TFloat32> routeRows(Operand<TFloat32> down, Operand<TFloat32> routing, int rank) {
+    Operand<TFloat32> perRow = tf.gather(routing, adapterRows, tf.constant(0)); // [B, r]
     Operand<TFloat32> byRow =
         tf.reshape(
             down,
             tf.concat(
-                List.of(tf.shape(adapterRows), tf.constant(new int[] {-1, (int) rank})),
+                List.of(tf.shape(adapterRows), tf.constant(new int[] {-1, rank})),
                 tf.constant(0))); // [B, T, r]
     Operand<TFloat32> routed = tf.math.mul(byRow, tf.expandDims(perRow, tf.constant(1)));
-    return tf.reshape(routed, tf.constant(new int[] {-1, (int) rank})); // [N, r]
+    return tf.reshape(routed, tf.constant(new int[] {-1, rank})); // [N, r]
   }
 
   /** Inverted dropout on the adapter input while `training` is fed true; no ops when p = 0. */
