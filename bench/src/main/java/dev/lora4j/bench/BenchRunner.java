@@ -15,7 +15,8 @@ public final class BenchRunner {
   /**
    * @param rounds how many times to run every mode (and the peer), interleaved, so that a burst of
    *     load from the machine's neighbours lands on one round of every mode rather than on all of
-   *     one mode; each mode reports its median round
+   *     one mode; each mode reports its median round (the faster middle one of an even count; odd
+   *     counts are the clean choice)
    * @param reference also time the PyTorch peer (the f32 forward, full and LoRA modes) and print
    *     lora4j/PyTorch ratios
    */
@@ -59,7 +60,7 @@ public final class BenchRunner {
       sorted.sort(
           java.util.Comparator.comparingDouble(
               r -> r.mode().equals("peak") ? -r.gflops() : r.stepMsMedian()));
-      BenchResult median = sorted.get(sorted.size() / 2);
+      BenchResult median = sorted.get((sorted.size() - 1) / 2); // the lower one of an even count
       (e.getKey().startsWith("pytorch ") ? peers : results).add(median);
       print(median, out, json);
     }
