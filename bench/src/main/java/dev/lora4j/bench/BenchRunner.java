@@ -36,9 +36,8 @@ public final class BenchRunner {
     if (rounds < 1) {
       throw new IllegalArgumentException("--rounds must be >= 1, was " + rounds);
     }
-    if (reference) {
-      PytorchReference.python(); // fails now, naming what to install, not after minutes of timing
-    }
+    // Found before anything is timed, so a missing torch fails now, naming what to install.
+    String python = reference ? PytorchReference.python() : null;
     Map<String, List<BenchResult>> byMode = new java.util.LinkedHashMap<>();
     for (int round = 0; round < rounds; round++) {
       for (BenchResult r : oneRound(config, modes, precisions, xla, cacheDir, seqLen, rank)) {
@@ -47,7 +46,7 @@ public final class BenchRunner {
       if (reference) {
         for (String mode : modes) {
           if (List.of("forward", "full", "lora").contains(mode)) {
-            BenchResult peer = PytorchReference.run(config, mode, seqLen, rank);
+            BenchResult peer = PytorchReference.run(python, config, mode, seqLen, rank);
             byMode.computeIfAbsent("pytorch " + mode, k -> new ArrayList<>()).add(peer);
           }
         }

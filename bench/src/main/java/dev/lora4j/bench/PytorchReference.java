@@ -27,9 +27,12 @@ public final class PytorchReference {
   static final Map<String, String> THREADS =
       Map.of("OPENBLAS_NUM_THREADS", "2", "OMP_NUM_THREADS", "1");
 
-  public static BenchResult run(BenchConfig config, String mode, int seqLen, int rank)
+  /**
+   * @param python a python3 with torch, from {@link #python()}
+   */
+  public static BenchResult run(
+      String python, BenchConfig config, String mode, int seqLen, int rank)
       throws IOException, InterruptedException {
-    String python = python();
     Path script = Files.createTempFile("lora4j-", "-" + SCRIPT);
     try (InputStream in = PytorchReference.class.getResourceAsStream(SCRIPT)) {
       Files.copy(in, script, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
