@@ -5,12 +5,17 @@ import dev.lora4j.model.Architecture;
 import dev.lora4j.model.Checkpoint;
 import dev.lora4j.model.ModelConfig;
 import dev.lora4j.quant.QuantizedWeight;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.Deque;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.tensorflow.Graph;
+import org.tensorflow.GraphOperation;
 import org.tensorflow.Operand;
 import org.tensorflow.Result;
 import org.tensorflow.Session;
@@ -39,8 +44,7 @@ public final class CompiledModel implements AutoCloseable {
   private final Ops tf;
   private final Placeholder<TInt32> inputIds;
   private final Operand<TFloat32> logits;
-  private final Operand<TFloat32> loss;
-  private final PlaceholderWithDefault<TFloat32> lossMask;
+  private final LossGraph loss;
   private final PlaceholderWithDefault<TBool> training;
   private final PlaceholderWithDefault<TInt64> dropoutSeed;
   private final PlaceholderWithDefault<TInt32> adapterRows;
@@ -61,8 +65,7 @@ public final class CompiledModel implements AutoCloseable {
       Ops tf,
       Placeholder<TInt32> inputIds,
       Operand<TFloat32> logits,
-      Operand<TFloat32> loss,
-      PlaceholderWithDefault<TFloat32> lossMask,
+      LossGraph loss,
       PlaceholderWithDefault<TBool> training,
       PlaceholderWithDefault<TInt64> dropoutSeed,
       PlaceholderWithDefault<TInt32> adapterRows,
@@ -78,7 +81,6 @@ public final class CompiledModel implements AutoCloseable {
     this.inputIds = inputIds;
     this.logits = logits;
     this.loss = loss;
-    this.lossMask = lossMask;
     this.training = training;
     this.dropoutSeed = dropoutSeed;
     this.adapterRows = adapterRows;
@@ -133,12 +135,12 @@ public final class CompiledModel implements AutoCloseable {
 
   /** Mean next-token cross-entropy over the scored positions. */
   public Operand<TFloat32> lossOp() {
-    return loss;
+    return loss.value();
   }
 
   /** [B, T-1] weights of the scored positions; defaults to all ones when not fed. */
   public PlaceholderWithDefault<TFloat32> lossMaskPlaceholder() {
-    return lossMask;
+    return loss.mask();
   }
 
   public PlaceholderWithDefault<TBool> trainingPlaceholder() {
@@ -215,12 +217,55 @@ public final class CompiledModel implements AutoCloseable {
                 + " fine-tuning");
       }
     }
-    Gradients dy = tf.gradients(loss, vars.stream().map(WeightVariable::variable).toList());
+    // The loss's own backward pass is built by hand down to the scored hidden rows (LossGraph);
+    // autodiff continues from there, seeded with d loss / d rows.
+    Set<String> upstream = ancestors(loss.scoredRows());
+    List<Operand<?>> reachable = new ArrayList<>();
+    for (WeightVariable v : vars) {
+      if (upstream.contains(v.variable().op().name())) {
+        reachable.add(v.variable());
+      }
+    }
+    Gradients dy =
+        reachable.isEmpty()
+            ? null
+            : tf.gradients(
+                List.of(loss.scoredRows()), reachable, Gradients.dx(List.of(loss.dScoredRows())));
     List<Operand<TFloat32>> out = new ArrayList<>();
-    for (int i = 0; i < vars.size(); i++) {
-      out.add(dy.dy(i));
+    int next = 0;
+    for (WeightVariable v : vars) {
+      Operand<TFloat32> grad = null;
+      if (upstream.contains(v.variable().op().name())) {
+        grad = dy.dy(next++);
+      }
+      if (v.variable().op().name().equals(loss.headWeight().op().name())) {
+        grad = grad == null ? loss.dHeadWeight() : tf.math.add(grad, loss.dHeadWeight());
+      }
+      if (grad == null) {
+        throw new IllegalArgumentException(
+            v.name()
+                + " does not reach the loss, so it has no gradient; train only weights the"
+                + " forward pass reads");
+      }
+      out.add(grad);
     }
     return out;
+  }
+
+  /** Names of every op the given tensor depends on (data inputs, transitively). */
+  private static Set<String> ancestors(Operand<?> of) {
+    Set<String> seen = new HashSet<>();
+    Deque<GraphOperation> pending = new ArrayDeque<>();
+    pending.push((GraphOperation) of.op());
+    while (!pending.isEmpty()) {
+      GraphOperation op = pending.pop();
+      if (seen.add(op.name())) {
+        for (Operand<?> input : op.inputs()) {
+          pending.push((GraphOperation) input.op());
+        }
+      }
+    }
+    return seen;
   }
 
   /** Runs the forward pass. Inputs are checked first: equal-length rows, ids in the vocabulary. */
@@ -308,7 +353,7 @@ public final class CompiledModel implements AutoCloseable {
   public float loss(int[][] ids) {
     checkInputs(ids);
     try (TInt32 input = idsTensor(ids);
-        Result result = session.runner().feed(inputIds, input).fetch(loss).run()) {
+        Result result = session.runner().feed(inputIds, input).fetch(loss.value()).run()) {
       return ((TFloat32) result.get(0)).getFloat();
     }
   }

@@ -196,7 +196,7 @@ public final class ModelCompiler {
         };
     Operand<TFloat32> logits =
         architecture.logits(tf, inputIds, key -> baseWeights.get(key).variable(), hook);
-    Loss loss = buildLoss(inputIds);
+    LossGraph loss = buildLoss(inputIds);
     Session session = new Session(graph, sessionConfig());
     CompiledModel model =
         new CompiledModel(
@@ -207,8 +207,7 @@ public final class ModelCompiler {
             tf,
             inputIds,
             logits,
-            loss.value,
-            loss.mask,
+            loss,
             training,
             dropoutSeed,
             adapterRows,
@@ -226,16 +225,15 @@ public final class ModelCompiler {
     return model;
   }
 
-  private record Loss(Operand<TFloat32> value, PlaceholderWithDefault<TFloat32> mask) {}
-
   /**
    * Mean next-token cross-entropy: positions [:, :-1] scored against ids[:, 1:], weighted by an
    * optional [B, T-1] mask (1 = scored; defaults to all ones). The loss has its own head matmul on
    * the hidden rows of the scored positions only, so neither the [B, T, V] logits nor a slice of
    * them (whose gradient is another [B, T, V] tensor) is built in a training step; fetching the
-   * logits runs the other head.
+   * logits runs the other head. The gradient down to those rows is built here, by hand: d logits =
+   * (mask / count) · (softmax − one-hot), then one matmul with the head weight.
    */
-  private Loss buildLoss(Operand<TInt32> inputIds) {
+  private LossGraph buildLoss(Operand<TInt32> inputIds) {
     int hidden = architecture.config().hiddenSize();
     Operand<TInt32> idsShape = tf.shape(inputIds);
     Operand<TInt32> batchAndTime =
@@ -247,21 +245,45 @@ public final class ModelCompiler {
             tf.constant(new int[] {-1, hidden}));
     Operand<TFloat32> scoredLogits = matMul(scoredRows, headWeight, true); // [B*(T-1), V]
     Operand<TInt32> labels = tf.stridedSlice(inputIds, Indices.all(), Indices.sliceFrom(1));
-    Operand<TFloat32> perToken =
-        SparseCrossEntropy.perToken(
-            tf,
-            scoredLogits,
-            tf.reshape(labels, tf.constant(new int[] {-1})),
-            architecture.config().vocabSize());
-    Operand<TFloat32> losses = tf.reshape(perToken, tf.shape(labels)); // [B, T-1]
     PlaceholderWithDefault<TFloat32> mask =
         tf.withName("loss_mask")
             .placeholderWithDefault(
                 tf.onesLike(tf.dtypes.cast(labels, TFloat32.class)), Shape.of(-1, -1));
     Operand<TInt32> allAxes = tf.constant(new int[] {0, 1});
-    Operand<TFloat32> total = tf.sum(tf.math.mul(losses, mask), allAxes, Sum.keepDims(false));
     Operand<TFloat32> count = tf.math.maximum(tf.sum(mask, allAxes), tf.constant(1f));
-    return new Loss(tf.withName("loss").math.div(total, count), mask);
+    Operand<TInt32> flat = tf.constant(new int[] {-1});
+    SparseCrossEntropy.WithGradient crossEntropy =
+        SparseCrossEntropy.withGradient(
+            tf,
+            scoredLogits,
+            tf.reshape(labels, flat),
+            architecture.config().vocabSize(),
+            tf.math.div(tf.reshape(mask, flat), count));
+    Operand<TFloat32> losses = tf.reshape(crossEntropy.perToken(), tf.shape(labels)); // [B, T-1]
+    Operand<TFloat32> total = tf.sum(tf.math.mul(losses, mask), allAxes, Sum.keepDims(false));
+    Operand<TFloat32> dScoredRows = matMul(crossEntropy.dLogits(), headWeight, false);
+    // Only full fine-tuning fetches it; unfetched ops cost nothing at run time.
+    Operand<TFloat32> dHeadWeight = matMulTransposeA(crossEntropy.dLogits(), scoredRows);
+    return new LossGraph(
+        tf.withName("loss").math.div(total, count),
+        mask,
+        scoredRows,
+        dScoredRows,
+        headWeight,
+        dHeadWeight);
+  }
+
+  /** aᵀ b in the compile precision (a weight gradient: [V, N] x [N, d]). */
+  private Operand<TFloat32> matMulTransposeA(Operand<TFloat32> a, Operand<TFloat32> b) {
+    if (options.precision() == CompileOptions.Precision.F32) {
+      return tf.linalg.matMul(a, b, MatMul.transposeA(true));
+    }
+    return tf.dtypes.cast(
+        tf.linalg.matMul(
+            tf.dtypes.cast(a, TBfloat16.class),
+            tf.dtypes.cast(b, TBfloat16.class),
+            MatMul.transposeA(true)),
+        TFloat32.class);
   }
 
   private WeightVariable variable(String name, long[] shape) {

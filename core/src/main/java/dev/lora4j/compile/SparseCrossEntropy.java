@@ -71,6 +71,55 @@ public final class SparseCrossEntropy {
         : fused(tf, logits, labels);
   }
 
+  /** Per-token losses and d(Σ dPerToken · perToken) / d logits, built without autodiff. */
+  public record WithGradient(Operand<TFloat32> perToken, Operand<TFloat32> dLogits) {}
+
+  /**
+   * The per-token loss and its gradient written by hand: d logits = dPerToken · (softmax −
+   * one-hot). Autodiff of the composite form takes about five more passes over the [N, V] logits
+   * (broadcast of the sum's gradient, the exp's product, a zero-filled scatter for the picked
+   * logits, their sum); this is one product and an in-place scatter of N values.
+   *
+   * @param dPerToken [N], the gradient arriving at each row's loss
+   */
+  public static WithGradient withGradient(
+      Ops tf,
+      Operand<TFloat32> logits,
+      Operand<TInt32> labels,
+      int vocab,
+      Operand<TFloat32> dPerToken) {
+    if (vocab > COMPOSITE_MAX_VOCAB) {
+      var fused = tf.nn.sparseSoftmaxCrossEntropyWithLogits(logits, labels);
+      return new WithGradient(
+          fused.loss(), tf.math.mul(fused.backprop(), tf.expandDims(dPerToken, tf.constant(-1))));
+    }
+    Operand<TInt32> lastAxis = tf.constant(1);
+    Operand<TFloat32> shifted =
+        tf.math.sub(logits, tf.max(logits, lastAxis, Max.keepDims(true))); // [N, V]
+    Operand<TFloat32> exp = tf.math.exp(shifted);
+    Operand<TFloat32> sum = tf.sum(exp, lastAxis); // [N]
+    Operand<TInt32> flatIndex = flatIndex(tf, labels, vocab);
+    Operand<TFloat32> picked =
+        tf.gather(tf.reshape(shifted, tf.constant(new int[] {-1})), flatIndex, tf.constant(0));
+    Operand<TFloat32> perToken = tf.math.sub(tf.math.log(sum), picked);
+    Operand<TFloat32> softmaxTimesD =
+        tf.math.mul(exp, tf.expandDims(tf.math.div(dPerToken, sum), tf.constant(-1))); // [N, V]
+    Operand<TFloat32> dLogits =
+        tf.reshape(
+            tf.tensorScatterNdSub(
+                tf.reshape(softmaxTimesD, tf.constant(new int[] {-1})),
+                tf.expandDims(flatIndex, tf.constant(-1)),
+                dPerToken),
+            tf.shape(logits));
+    return new WithGradient(perToken, dLogits);
+  }
+
+  /** row * V + label for each row: the label's position in the flattened [N * V] logits. */
+  private static Operand<TInt32> flatIndex(Ops tf, Operand<TInt32> labels, int vocab) {
+    Operand<TInt32> rows = tf.range(tf.constant(0), tf.size(labels), tf.constant(1));
+    return tf.math.add(tf.math.mul(rows, tf.constant(vocab)), labels);
+  }
+
   /** TensorFlow's fused kernel, with the registered gradient. */
   static Operand<TFloat32> fused(Ops tf, Operand<TFloat32> logits, Operand<TInt32> labels) {
     ensureGradient();
@@ -86,10 +135,11 @@ public final class SparseCrossEntropy {
     Operand<TFloat32> logSumExp =
         tf.math.log(tf.sum(tf.math.exp(shifted), lastAxis, Sum.keepDims(false))); // [N]
     // shifted[row, label] as a gather from the flat [N * V] tensor at row * V + label.
-    Operand<TInt32> rows = tf.range(tf.constant(0), tf.size(labels), tf.constant(1));
-    Operand<TInt32> flatIndex = tf.math.add(tf.math.mul(rows, tf.constant(vocab)), labels);
     Operand<TFloat32> picked =
-        tf.gather(tf.reshape(shifted, tf.constant(new int[] {-1})), flatIndex, tf.constant(0));
+        tf.gather(
+            tf.reshape(shifted, tf.constant(new int[] {-1})),
+            flatIndex(tf, labels, vocab),
+            tf.constant(0));
     return tf.math.sub(logSumExp, picked);
   }
 }

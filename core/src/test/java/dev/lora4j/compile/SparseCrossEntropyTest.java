@@ -16,15 +16,38 @@ import org.tensorflow.op.Ops;
 import org.tensorflow.types.TFloat32;
 
 /**
- * Both cross-entropy implementations give -log softmax(logits)[label] and its gradient softmax −
- * one-hot (float64 reference), and the vocabulary size picks between them.
+ * Both cross-entropy implementations, differentiated by autodiff or by hand, give -log
+ * softmax(logits)[label] and its gradient softmax − one-hot (float64 reference), and the vocabulary
+ * size picks between them.
  */
 class SparseCrossEntropyTest {
   static final int ROWS = 6;
   static final int VOCAB = 40;
 
+  /** Per-row loss and d(Σ weights · loss) / d logits. */
   interface Implementation {
+    Operand<?>[] apply(Ops tf, Operand<TFloat32> logits, Operand<TFloat32> weights);
+  }
+
+  /** A loss function whose gradient comes from TensorFlow's autodiff. */
+  interface LossFunction {
     Operand<TFloat32> apply(Ops tf, Operand<TFloat32> logits);
+  }
+
+  static Implementation autodiff(LossFunction loss) {
+    return (tf, logits, weights) -> {
+      Operand<TFloat32> perRow = loss.apply(tf, logits);
+      Operand<TFloat32> weighted = tf.sum(tf.math.mul(perRow, weights), tf.constant(0));
+      return new Operand<?>[] {perRow, tf.gradients(weighted, List.of(logits)).dy(0)};
+    };
+  }
+
+  static Implementation byHand(int vocab) {
+    return (tf, logits, weights) -> {
+      SparseCrossEntropy.WithGradient ce =
+          SparseCrossEntropy.withGradient(tf, logits, tf.constant(LABELS), vocab, weights);
+      return new Operand<?>[] {ce.perToken(), ce.dLogits()};
+    };
   }
 
   static final int[] LABELS = {0, 39, 7, 7, 21, 3};
@@ -45,12 +68,10 @@ class SparseCrossEntropyTest {
       Ops tf = Ops.create(g);
       var x = tf.placeholder(TFloat32.class);
       Operand<TFloat32> logits = tf.reshape(x, tf.constant(new int[] {ROWS, VOCAB}));
-      Operand<TFloat32> loss = implementation.apply(tf, logits);
-      Operand<TFloat32> weighted = tf.sum(tf.math.mul(loss, tf.constant(weights)), tf.constant(0));
-      Operand<TFloat32> gradient = tf.gradients(weighted, List.of(x)).dy(0);
+      Operand<?>[] outputs = implementation.apply(tf, logits, tf.constant(weights));
       try (TFloat32 input =
               TFloat32.tensorOf(Shape.of(values.length), DataBuffers.of(values, true, false));
-          Result r = s.runner().feed(x, input).fetch(loss).fetch(gradient).run()) {
+          Result r = s.runner().feed(x, input).fetch(outputs[0]).fetch(outputs[1]).run()) {
         return new float[][] {
           HostTensors.toArray((TFloat32) r.get(0)), HostTensors.toArray((TFloat32) r.get(1))
         };
@@ -59,7 +80,7 @@ class SparseCrossEntropyTest {
   }
 
   @Test
-  void fusedAndCompositeEqualTheFloat64Formula() {
+  void everyImplementationEqualsTheFloat64Formula() {
     float[] values = logits();
     float[] weights = {1, 0.5f, 2, -1, 0.25f, 3};
     double[] wantLoss = new double[ROWS];
@@ -81,8 +102,10 @@ class SparseCrossEntropyTest {
     }
     List<Implementation> implementations =
         List.of(
-            (tf, l) -> SparseCrossEntropy.fused(tf, l, tf.constant(LABELS)),
-            (tf, l) -> SparseCrossEntropy.composite(tf, l, tf.constant(LABELS), VOCAB));
+            autodiff((tf, l) -> SparseCrossEntropy.fused(tf, l, tf.constant(LABELS))),
+            autodiff((tf, l) -> SparseCrossEntropy.composite(tf, l, tf.constant(LABELS), VOCAB)),
+            byHand(VOCAB), // the composite's forward pass
+            byHand(SparseCrossEntropy.COMPOSITE_MAX_VOCAB + 1)); // the fused kernel's
     for (int i = 0; i < implementations.size(); i++) {
       float[][] got = run(implementations.get(i), values, weights);
       for (int r = 0; r < ROWS; r++) {
