@@ -28,7 +28,55 @@ public final class Profile {
   private Profile() {}
 
   /** Op time summed over the traced steps, by op type and by node. */
-  record Totals(Map<String, long[]> byType, Map<String, long[]> byNode, double wallMillis) {}
+  record Totals(
+      Map<String, long[]> byType,
+      Map<String, long[]> byNode,
+      double wallMillis,
+      Timeline timeline) {}
+
+  /**
+   * The traced steps' timelines, summed: from the first op's start to the last op's end, how long
+   * at least one op was running, and how long two or more were (TensorFlow's inter-op parallelism).
+   * Span minus busy is time between ops: scheduling, host work, feeds.
+   */
+  record Timeline(long spanMicros, long busyMicros, long overlapMicros) {
+    static Timeline of(List<long[]> intervals) {
+      if (intervals.isEmpty()) {
+        return new Timeline(0, 0, 0);
+      }
+      List<long[]> events = new ArrayList<>();
+      long first = Long.MAX_VALUE;
+      long last = Long.MIN_VALUE;
+      for (long[] iv : intervals) {
+        events.add(new long[] {iv[0], 1});
+        events.add(new long[] {iv[1], -1});
+        first = Math.min(first, iv[0]);
+        last = Math.max(last, iv[1]);
+      }
+      events.sort((a, b) -> a[0] != b[0] ? Long.compare(a[0], b[0]) : Long.compare(a[1], b[1]));
+      long busy = 0;
+      long overlap = 0;
+      int running = 0;
+      long previous = first;
+      for (long[] e : events) {
+        long dt = e[0] - previous;
+        if (running >= 1) {
+          busy += dt;
+        }
+        if (running >= 2) {
+          overlap += dt;
+        }
+        running += (int) e[1];
+        previous = e[0];
+      }
+      return new Timeline(last - first, busy, overlap);
+    }
+
+    Timeline plus(Timeline o) {
+      return new Timeline(
+          spanMicros + o.spanMicros, busyMicros + o.busyMicros, overlapMicros + o.overlapMicros);
+    }
+  }
 
   public static void run(
       BenchConfig config,
@@ -94,11 +142,17 @@ public final class Profile {
   static Totals totals(List<RunMetadata> traces, CompiledModel model, double wallMillis) {
     Map<String, long[]> byType = new LinkedHashMap<>();
     Map<String, long[]> byNode = new LinkedHashMap<>();
+    Timeline timeline = new Timeline(0, 0, 0);
     for (RunMetadata md : traces) {
       StepStats stats = md.getStepStats();
+      List<long[]> intervals = new ArrayList<>();
       for (var device : stats.getDevStatsList()) {
         for (NodeExecStats node : device.getNodeStatsList()) {
           long micros = node.getOpEndRelMicros() - node.getOpStartRelMicros();
+          if (micros > 0) {
+            long start = node.getAllStartMicros() + node.getOpStartRelMicros();
+            intervals.add(new long[] {start, start + micros});
+          }
           String name = node.getNodeName();
           String type = opType(model, name, node.getTimelineLabel());
           byType.computeIfAbsent(type, k -> new long[2])[0] += micros;
@@ -107,8 +161,9 @@ public final class Profile {
           byNode.get(name + " (" + type + ")")[1]++;
         }
       }
+      timeline = timeline.plus(Timeline.of(intervals));
     }
-    return new Totals(byType, byNode, wallMillis);
+    return new Totals(byType, byNode, wallMillis, timeline);
   }
 
   /** The graph's op type for a node; grappler-made nodes are named by their timeline label. */
@@ -145,6 +200,13 @@ public final class Profile {
         traced,
         totals.wallMillis(),
         sum / 1000.0 / traced);
+    Timeline t = totals.timeline();
+    out.printf(
+        "  timeline: %.1f ms from the first op to the last per step; an op running %.0f%% of it,"
+            + " two or more at once %.0f%%%n",
+        t.spanMicros() / 1000.0 / traced,
+        100.0 * t.busyMicros() / Math.max(1, t.spanMicros()),
+        100.0 * t.overlapMicros() / Math.max(1, t.spanMicros()));
     out.println("  by op type:");
     table(totals.byType(), sum, traced, top, out);
     out.println("  by op:");

@@ -481,6 +481,7 @@ public final class CompiledModel implements AutoCloseable {
   @Override
   public void close() {
     session.close();
+    dev.lora4j.model.HandGradient.release(graph);
     graph.close();
   }
 }

@@ -98,10 +98,10 @@ public final class Gpt2 implements Architecture {
               w.weight(block + ".ln_1.bias"),
               config.layerNormEpsilon());
       Operand<TFloat32> qkv = hook.project(projections.get(p++), a); // [N, 3d]
-      var split = tf.split(tf.constant(1), qkv, 3L);
-      Operand<TFloat32> q = ops.splitHeads(split.output().get(0), heads, hd); // [B, H, T, hd]
-      Operand<TFloat32> k = ops.splitHeads(split.output().get(1), heads, hd);
-      Operand<TFloat32> v = ops.splitHeads(split.output().get(2), heads, hd);
+      List<Operand<TFloat32>> qkvHeads = ops.splitFusedHeads(qkv, heads, hd); // [B, H, T, hd]
+      Operand<TFloat32> q = qkvHeads.get(0);
+      Operand<TFloat32> k = qkvHeads.get(1);
+      Operand<TFloat32> v = qkvHeads.get(2);
       Operand<TFloat32> attended = ops.mergeHeads(ops.causalAttention(q, k, v, hd), heads, hd);
       h = tf.math.add(h, hook.project(projections.get(p++), attended));
       Operand<TFloat32> m =

@@ -1,10 +1,10 @@
 package dev.lora4j.model;
 
 import java.util.Arrays;
+import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.math.Mean;
-import org.tensorflow.op.train.BatchMatMul;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 
@@ -59,7 +59,10 @@ final class TransformerOps {
     return tf.reshape(x, tf.constant(new int[] {-1, features}));
   }
 
-  /** LayerNorm with the biased variance, as torch.nn.LayerNorm. */
+  /**
+   * LayerNorm with the biased variance, as torch.nn.LayerNorm, with its closed-form gradient: for
+   * x̂ = (x − μ) r and g = dy · w, dx = r (g − mean(g) − x̂ mean(g x̂)), dw = Σ dy x̂, db = Σ dy.
+   */
   Operand<TFloat32> layerNorm(
       Operand<TFloat32> x, Operand<TFloat32> weight, Operand<TFloat32> bias, double eps) {
     Operand<TInt32> lastAxis = tf.constant(-1);
@@ -67,32 +70,85 @@ final class TransformerOps {
     Operand<TFloat32> centered = tf.math.sub(x, mean);
     Operand<TFloat32> variance =
         tf.math.mean(tf.math.square(centered), lastAxis, Mean.keepDims(true));
-    Operand<TFloat32> normed =
-        tf.math.mul(centered, tf.math.rsqrt(tf.math.add(variance, tf.constant((float) eps))));
-    return tf.math.add(tf.math.mul(normed, weight), bias);
+    Operand<TFloat32> rstd = tf.math.rsqrt(tf.math.add(variance, tf.constant((float) eps)));
+    Operand<TFloat32> normed = tf.math.mul(centered, rstd);
+    Operand<TFloat32> y = tf.math.add(tf.math.mul(normed, weight), bias);
+    return HandGradient.apply(
+        tf,
+        y,
+        List.of(x, weight, bias),
+        (g, dy) -> {
+          Operand<TFloat32> scaled = g.math.mul(dy, weight);
+          Operand<TFloat32> meanScaled = g.math.mean(scaled, lastAxis, Mean.keepDims(true));
+          Operand<TFloat32> meanProjection =
+              g.math.mean(g.math.mul(scaled, normed), lastAxis, Mean.keepDims(true));
+          Operand<TFloat32> dx =
+              g.math.mul(
+                  g.math.sub(g.math.sub(scaled, meanScaled), g.math.mul(normed, meanProjection)),
+                  rstd);
+          return List.of(dx, sumRows(g, g.math.mul(dy, normed), weight), sumRows(g, dy, weight));
+        });
   }
 
-  /** RMSNorm: x * rsqrt(mean(x^2) + eps) * weight, as transformers' LlamaRMSNorm. */
+  /**
+   * RMSNorm: x * rsqrt(mean(x^2) + eps) * weight, as transformers' LlamaRMSNorm, with its
+   * closed-form gradient: for x̂ = x r and g = dy · w, dx = r (g − x̂ mean(g x̂)), dw = Σ dy x̂.
+   */
   Operand<TFloat32> rmsNorm(Operand<TFloat32> x, Operand<TFloat32> weight, double eps) {
-    Operand<TFloat32> meanSquare =
-        tf.math.mean(tf.math.square(x), tf.constant(-1), Mean.keepDims(true));
-    return tf.math.mul(
-        tf.math.mul(x, tf.math.rsqrt(tf.math.add(meanSquare, tf.constant((float) eps)))), weight);
+    Operand<TInt32> lastAxis = tf.constant(-1);
+    Operand<TFloat32> meanSquare = tf.math.mean(tf.math.square(x), lastAxis, Mean.keepDims(true));
+    Operand<TFloat32> rstd = tf.math.rsqrt(tf.math.add(meanSquare, tf.constant((float) eps)));
+    Operand<TFloat32> normed = tf.math.mul(x, rstd);
+    Operand<TFloat32> y = tf.math.mul(normed, weight);
+    return HandGradient.apply(
+        tf,
+        y,
+        List.of(x, weight),
+        (g, dy) -> {
+          Operand<TFloat32> scaled = g.math.mul(dy, weight);
+          Operand<TFloat32> meanProjection =
+              g.math.mean(g.math.mul(scaled, normed), lastAxis, Mean.keepDims(true));
+          Operand<TFloat32> dx =
+              g.math.mul(g.math.sub(scaled, g.math.mul(normed, meanProjection)), rstd);
+          return List.of(dx, sumRows(g, g.math.mul(dy, normed), weight));
+        });
+  }
+
+  /** Σ over every axis but the last of t, shaped like the per-feature weight. */
+  private static Operand<TFloat32> sumRows(Ops g, Operand<TFloat32> t, Operand<TFloat32> weight) {
+    Operand<TFloat32> rows =
+        g.reshape(t, g.concat(List.of(g.constant(new int[] {-1}), g.shape(weight)), g.constant(0)));
+    return g.sum(rows, g.constant(0));
   }
 
   /**
    * GPT-2's gelu_new, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), computed as the identical x
    * sigmoid(x (c1 + c2 x^2)) with c1 = 2 sqrt(2/pi), c2 = 0.044715 c1 (0.5 (1 + tanh z) =
-   * sigmoid(2z)): six ops instead of nine, and fewer in the backward pass, on the widest
-   * activations of the model.
+   * sigmoid(2z)): six ops instead of nine on the widest activations of the model. Its gradient, by
+   * hand: with s the sigmoid and y the output, dy/dx = s + x s (1 − s)(c1 + 3 c2 x²) = s (1 + (x −
+   * y)(c1 + 3 c2 x²)), seven ops reusing x², s and y.
    */
   Operand<TFloat32> geluTanh(Operand<TFloat32> x) {
     double c1 = 2 * Math.sqrt(2.0 / Math.PI);
+    double c2 = 0.044715 * c1;
+    Operand<TFloat32> square = tf.math.square(x);
     Operand<TFloat32> slope =
-        tf.math.add(
-            tf.math.mul(tf.math.square(x), tf.constant((float) (0.044715 * c1))),
-            tf.constant((float) c1));
-    return tf.math.mul(x, tf.math.sigmoid(tf.math.mul(x, slope)));
+        tf.math.add(tf.math.mul(square, tf.constant((float) c2)), tf.constant((float) c1));
+    Operand<TFloat32> sigmoid = tf.math.sigmoid(tf.math.mul(x, slope));
+    Operand<TFloat32> y = tf.math.mul(x, sigmoid);
+    return HandGradient.apply(
+        tf,
+        y,
+        List.of(x),
+        (g, dy) -> {
+          Operand<TFloat32> slopeDerivative =
+              g.math.add(g.math.mul(square, g.constant((float) (3 * c2))), g.constant((float) c1));
+          Operand<TFloat32> derivative =
+              g.math.mul(
+                  sigmoid,
+                  g.math.add(g.math.mul(g.math.sub(x, y), slopeDerivative), g.constant(1f)));
+          return List.of(g.math.mul(dy, derivative));
+        });
   }
 
   /** The exact GELU: 0.5 x (1 + erf(x / sqrt(2))). */
@@ -109,6 +165,21 @@ final class TransformerOps {
   Operand<TFloat32> splitHeads(Operand<TFloat32> rows, int heads, int headDim) {
     Operand<TFloat32> bthd = tf.reshape(rows, dims(batch, time, heads, headDim));
     return tf.linalg.transpose(bthd, tf.constant(new int[] {0, 2, 1, 3}));
+  }
+
+  /**
+   * A fused projection's rows [N, 3 * heads * hd] (q, then k, then v) to three [B, heads, T, hd]
+   * tensors with one transpose, to [3, B, heads, T, hd]; splitting that leading axis shares the
+   * buffer, where splitting the rows first would copy them and then need three transposes.
+   */
+  List<Operand<TFloat32>> splitFusedHeads(Operand<TFloat32> rows, int heads, int headDim) {
+    Operand<TFloat32> parts = tf.reshape(rows, dims(batch, time, 3, heads, headDim));
+    Operand<TFloat32> leading = tf.linalg.transpose(parts, tf.constant(new int[] {2, 0, 3, 1, 4}));
+    List<Operand<TFloat32>> out = new java.util.ArrayList<>();
+    for (Operand<TFloat32> part : tf.split(tf.constant(0), leading, 3L).output()) {
+      out.add(tf.reshape(part, dims(batch, heads, time, headDim)));
+    }
+    return out;
   }
 
   /** Heads [B, heads, T, hd] back to rows [N, heads * hd]. */
@@ -158,14 +229,26 @@ final class TransformerOps {
     return tf.reshape(tiled, dims(batch, kvHeads * groups, time, headDim));
   }
 
-  /** Causal softmax attention over heads [B, H, T, hd]; returns [B, H, T, hd]. */
+  /**
+   * Causal softmax attention over heads [B, H, T, hd]; returns [B, H, T, hd]. The two products are
+   * Einsums over [B*H, T, hd], not BatchMatMuls: on the CPU, TensorFlow 2.18 hands Einsum to oneDNN
+   * but runs BatchMatMulV3 through its own kernel, about half as fast at attention's shapes ([128,
+   * 64] x [64, 128] per head: ~100-130 vs ~60 GFLOP/s measured); Einsum's gradient is Einsums too.
+   */
   Operand<TFloat32> causalAttention(
       Operand<TFloat32> q, Operand<TFloat32> k, Operand<TFloat32> v, int headDim) {
+    Operand<TInt32> perHead = dims(-1, time, headDim);
+    // The 1/sqrt(hd) scale on q rather than on the scores: half the elements when T = 2 hd, and
+    // the same numbers when hd is a power of four (the scale is then a power of two).
+    Operand<TFloat32> scaledQ = tf.math.mul(q, tf.constant((float) (1.0 / Math.sqrt(headDim))));
     Operand<TFloat32> scores =
-        tf.train.batchMatMul(q, k, TFloat32.class, BatchMatMul.adjY(true)); // [B, H, T, T]
-    scores = tf.math.mul(scores, tf.constant((float) (1.0 / Math.sqrt(headDim))));
+        tf.linalg.einsum(
+            List.of(tf.reshape(scaledQ, perHead), tf.reshape(k, perHead)),
+            "bqd,bkd->bqk"); // [B*H, T, T]
     Operand<TFloat32> probs = tf.nn.softmax(tf.math.add(scores, causalMask));
-    return tf.train.batchMatMul(probs, v, TFloat32.class);
+    Operand<TFloat32> attended =
+        tf.linalg.einsum(List.of(probs, tf.reshape(v, perHead)), "bqk,bkd->bqd");
+    return tf.reshape(attended, dims(batch, -1, time, headDim));
   }
 
   /** [N, d] x [V, d]^T through the hook: the (tied or untied) output head, as [B, T, V]. */

@@ -24,11 +24,11 @@ import org.tensorflow.types.TInt32;
 
 /**
  * TensorFlow's symbolic gradients of every building block the architectures use, against central
- * finite differences. The one custom gradient lora4j registers,
- * SparseSoftmaxCrossEntropyWithLogits' (the loss), is checked the same way; embeddings are GatherV2
- * on a variable (no ResourceGather). The check also guards a trap found here: TF's C++ LogSoftmax
- * gradient sums over axis 1 only, so it is wrong on 3-D logits; the log-softmax case runs it on 2-D
- * rows.
+ * finite differences: autodiff's, the hand-written ones of the norms and gelu_new (HandGradient),
+ * and the custom gradient lora4j registers for SparseSoftmaxCrossEntropyWithLogits (the loss);
+ * embeddings are GatherV2 on a variable (no ResourceGather). The check also guards a trap found
+ * here: TF's C++ LogSoftmax gradient sums over axis 1 only, so it is wrong on 3-D logits; the
+ * log-softmax case runs it on 2-D rows.
  */
 class OpGradientsTest {
   interface Block {
@@ -78,6 +78,32 @@ class OpGradientsTest {
         (tf, ops, x) -> {
           var parts = tf.split(tf.constant(1), x, 2L);
           return tf.math.mul(parts.output().get(0), parts.output().get(1));
+        });
+    blocks.put(
+        "layer norm: input, weight and bias (hand-written gradient)",
+        (tf, ops, x) ->
+            ops.layerNorm(
+                x,
+                tf.stridedSlice(x, Indices.at(0), Indices.all()),
+                tf.math.mul(tf.stridedSlice(x, Indices.at(1), Indices.all()), tf.constant(0.5f)),
+                1e-5));
+    blocks.put(
+        "rms norm: input and weight (hand-written gradient)",
+        (tf, ops, x) -> ops.rmsNorm(x, tf.stridedSlice(x, Indices.at(2), Indices.all()), 1e-6));
+    blocks.put(
+        "fused q/k/v rows to heads, attention, merge",
+        (tf, ops, x) -> {
+          Operand<TFloat32> qkv =
+              tf.concat(
+                  List.of(
+                      x,
+                      tf.math.mul(
+                          tf.stridedSlice(x, Indices.all(), Indices.sliceTo(4)),
+                          tf.constant(0.5f))),
+                  tf.constant(1)); // [6, 12] = q | k | v, 2 heads of 2
+          List<Operand<TFloat32>> heads = ops.splitFusedHeads(qkv, 2, 2);
+          return ops.mergeHeads(
+              ops.causalAttention(heads.get(0), heads.get(1), heads.get(2), 2), 2, 2);
         });
     blocks.put(
         "embedding gather",
