@@ -1,7 +1,6 @@
 package dev.lora4j.compile;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import java.util.Random;
@@ -16,9 +15,8 @@ import org.tensorflow.op.Ops;
 import org.tensorflow.types.TFloat32;
 
 /**
- * Both cross-entropy implementations, differentiated by autodiff or by hand, give -log
- * softmax(logits)[label] and its gradient softmax − one-hot (float64 reference), and the vocabulary
- * size picks between them.
+ * The cross-entropy, differentiated by autodiff or by hand, gives -log softmax(logits)[label] and
+ * its gradient softmax − one-hot (float64 reference).
  */
 class SparseCrossEntropyTest {
   static final int ROWS = 6;
@@ -102,10 +100,8 @@ class SparseCrossEntropyTest {
     }
     List<Implementation> implementations =
         List.of(
-            autodiff((tf, l) -> SparseCrossEntropy.fused(tf, l, tf.constant(LABELS))),
-            autodiff((tf, l) -> SparseCrossEntropy.composite(tf, l, tf.constant(LABELS), VOCAB)),
-            byHand(VOCAB), // the composite's forward pass
-            byHand(SparseCrossEntropy.COMPOSITE_MAX_VOCAB + 1)); // the fused kernel's
+            autodiff((tf, l) -> SparseCrossEntropy.perToken(tf, l, tf.constant(LABELS), VOCAB)),
+            byHand(VOCAB));
     for (int i = 0; i < implementations.size(); i++) {
       float[][] got = run(implementations.get(i), values, weights);
       for (int r = 0; r < ROWS; r++) {
@@ -113,28 +109,6 @@ class SparseCrossEntropyTest {
       }
       for (int j = 0; j < wantGradient.length; j++) {
         assertEquals(wantGradient[j], got[1][j], 2e-6, "gradient " + i + " at " + j);
-      }
-    }
-  }
-
-  @Test
-  void vocabularySizePicksTheImplementation() {
-    for (int vocab : List.of(97, SparseCrossEntropy.COMPOSITE_MAX_VOCAB + 1)) {
-      try (Graph g = new Graph()) {
-        Ops tf = Ops.create(g);
-        SparseCrossEntropy.perToken(
-            tf,
-            tf.zeros(tf.constant(new int[] {2, vocab}), TFloat32.class),
-            tf.constant(new int[] {0, 1}),
-            vocab);
-        boolean fused = false;
-        var ops = g.operations();
-        while (ops.hasNext()) {
-          fused |= ops.next().type().equals("SparseSoftmaxCrossEntropyWithLogits");
-        }
-        assertTrue(
-            fused == vocab > SparseCrossEntropy.COMPOSITE_MAX_VOCAB,
-            "vocab " + vocab + ": fused kernel " + fused);
       }
     }
   }
