@@ -213,13 +213,15 @@ public final class BenchRunner {
           lines.add(
               String.format(
                   Locale.ROOT,
-                  "%s %s step reaches %.3f of the measured %s matmul peak (%.0f of %.0f GFLOP/s)",
+                  "%s %s step reaches %.3f of the measured %s matmul peak (%.0f of %.0f GFLOP/s;"
+                      + " its matrix products alone need %.1f ms at that peak)",
                   precision,
                   mode,
                   r.gflops() / peak.gflops(),
                   precision,
                   r.gflops(),
-                  peak.gflops()));
+                  peak.gflops(),
+                  r.stepMsMedian() * r.gflops() / peak.gflops()));
         }
       }
     }

@@ -71,7 +71,9 @@ class BenchReportTest {
     String out = printed(o -> BenchRunner.printRatios(ours, peers, o, false));
     assertTrue(out.contains("ratio: f32 LoRA/full step time 0.750, peak RSS 0.600"), out);
     assertTrue(
-        out.contains("f32 lora step reaches 0.250 of the measured f32 matmul peak (50 of 200"),
+        out.contains(
+            "f32 lora step reaches 0.250 of the measured f32 matmul peak (50 of 200 GFLOP/s; its"
+                + " matrix products alone need 37.5 ms at that peak)"),
         out);
     assertTrue(out.contains("lora4j f32 / PyTorch f32 lora step time 0.500, peak RSS 1.200"), out);
   }
