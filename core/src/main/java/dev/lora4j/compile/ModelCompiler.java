@@ -263,7 +263,7 @@ public final class ModelCompiler {
     Operand<TFloat32> total = tf.sum(tf.math.mul(losses, mask), allAxes, Sum.keepDims(false));
     Operand<TFloat32> dScoredRows = matMul(crossEntropy.dLogits(), headWeight, false);
     // Only full fine-tuning fetches it; unfetched ops cost nothing at run time.
-    Operand<TFloat32> dHeadWeight = matMulTransposeA(crossEntropy.dLogits(), scoredRows);
+    Operand<TFloat32> dHeadWeight = matMul(crossEntropy.dLogits(), scoredRows, true, false);
     return new LossGraph(
         tf.withName("loss").math.div(total, count),
         mask,
@@ -271,19 +271,6 @@ public final class ModelCompiler {
         dScoredRows,
         headWeight,
         dHeadWeight);
-  }
-
-  /** aᵀ b in the compile precision (a weight gradient: [V, N] x [N, d]). */
-  private Operand<TFloat32> matMulTransposeA(Operand<TFloat32> a, Operand<TFloat32> b) {
-    if (options.precision() == CompileOptions.Precision.F32) {
-      return tf.linalg.matMul(a, b, MatMul.transposeA(true));
-    }
-    return tf.dtypes.cast(
-        tf.linalg.matMul(
-            tf.dtypes.cast(a, TBfloat16.class),
-            tf.dtypes.cast(b, TBfloat16.class),
-            MatMul.transposeA(true)),
-        TFloat32.class);
   }
 
   private WeightVariable variable(String name, long[] shape) {
@@ -339,14 +326,24 @@ public final class ModelCompiler {
   /** A frozen-weight matmul in the compute precision; bf16 products come back as float32. */
   private Operand<TFloat32> matMul(
       Operand<TFloat32> x, Operand<TFloat32> weight, boolean transposeWeight) {
+    return matMul(x, weight, false, transposeWeight);
+  }
+
+  /**
+   * a · b (either transposed) in the compute precision; in BF16, b is read through {@link
+   * #bf16Weight} (a frozen weight's copy, or a cast) and the product comes back as float32.
+   */
+  private Operand<TFloat32> matMul(
+      Operand<TFloat32> a, Operand<TFloat32> b, boolean transposeA, boolean transposeB) {
     if (options.precision() == CompileOptions.Precision.F32) {
-      return tf.linalg.matMul(x, weight, MatMul.transposeB(transposeWeight));
+      return tf.linalg.matMul(a, b, MatMul.transposeA(transposeA), MatMul.transposeB(transposeB));
     }
     Operand<TBfloat16> product =
         tf.linalg.matMul(
-            tf.dtypes.cast(x, TBfloat16.class),
-            bf16Weight(weight),
-            MatMul.transposeB(transposeWeight));
+            tf.dtypes.cast(a, TBfloat16.class),
+            bf16Weight(b),
+            MatMul.transposeA(transposeA),
+            MatMul.transposeB(transposeB));
     return tf.dtypes.cast(product, TFloat32.class);
   }
 
