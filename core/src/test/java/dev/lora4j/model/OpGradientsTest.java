@@ -130,11 +130,13 @@ class OpGradientsTest {
     blocks.put(
         "next-token loss: sparse cross-entropy",
         (tf, ops, x) ->
-            dev.lora4j.compile.SparseCrossEntropy.perToken(
-                tf,
-                tf.reshape(x, tf.constant(new int[] {-1, 8})),
-                tf.constant(new int[] {1, 2, 3, 7, 0, 5}),
-                8));
+            dev.lora4j.compile.SparseCrossEntropy.withGradient(
+                    tf,
+                    tf.reshape(x, tf.constant(new int[] {-1, 8})),
+                    tf.constant(new int[] {1, 2, 3, 7, 0, 5}),
+                    8,
+                    tf.zeros(tf.constant(new int[] {6}), TFloat32.class))
+                .perToken());
     return blocks.entrySet().stream().map(e -> Arguments.of(e.getKey(), e.getValue()));
   }
 
