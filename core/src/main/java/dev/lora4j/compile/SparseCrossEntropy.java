@@ -2,6 +2,7 @@ package dev.lora4j.compile;
 
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
+import org.tensorflow.op.core.Gather;
 import org.tensorflow.op.core.Max;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
@@ -42,8 +43,7 @@ public final class SparseCrossEntropy {
     // The label's logit is read from the logits, not from the shifted copy, so that each [N, V]
     // intermediate has one reader and TensorFlow may compute the next one in its buffer.
     Operand<TFloat32> picked =
-        tf.math.sub(
-            pick(tf, logits, labels, vocab), tf.reshape(rowMax, tf.constant(new int[] {-1})));
+        tf.math.sub(pick(tf, logits, labels), tf.reshape(rowMax, tf.constant(new int[] {-1})));
     Operand<TFloat32> exp = tf.math.exp(tf.math.sub(logits, rowMax)); // [N, V]
     Operand<TFloat32> sum = tf.sum(exp, lastAxis); // [N]
     Operand<TFloat32> perToken = tf.math.sub(tf.math.log(sum), picked);
@@ -59,13 +59,13 @@ public final class SparseCrossEntropy {
     return new WithGradient(perToken, dLogits);
   }
 
-  /** values[row, label] for each row, as a gather from the flat [N * V] tensor. */
-  private static Operand<TFloat32> pick(
-      Ops tf, Operand<TFloat32> values, Operand<TInt32> labels, int vocab) {
-    return tf.gather(
-        tf.reshape(values, tf.constant(new int[] {-1})),
-        flatIndex(tf, labels, vocab),
-        tf.constant(0));
+  /**
+   * values[row, label] for each row, gathered from the 2-D logits (one label per row). Not from a
+   * flattened copy: where the logits are a cast of bfloat16 ones, grappler moves the cast past a
+   * reshape, which made a second full [N * V] cast to read N values.
+   */
+  private static Operand<TFloat32> pick(Ops tf, Operand<TFloat32> values, Operand<TInt32> labels) {
+    return tf.gather(values, labels, tf.constant(1), Gather.batchDims(1L));
   }
 
   /** row * V + label for each row: the label's position in the flattened [N * V] logits. */
