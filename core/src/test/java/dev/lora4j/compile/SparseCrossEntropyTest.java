@@ -79,7 +79,28 @@ class SparseCrossEntropyTest {
 
   @Test
   void everyImplementationEqualsTheFloat64Formula() {
+    assertEveryImplementationMatchesFloat64(logits());
+  }
+
+  /**
+   * Rows where a naive softmax would fail: the label's probability underflows float32 (a loss of
+   * ~300 nats), logits shifted by ±1000, all logits equal, and the label far ahead of the rest.
+   */
+  @Test
+  void extremeRowsStayExact() {
     float[] values = logits();
+    values[0] = -150f; // row 0: label 0 far behind logit 5
+    values[5] = 150f;
+    for (int v = 0; v < VOCAB; v++) {
+      values[VOCAB + v] = 0f; // row 1: uniform, loss log V
+      values[2 * VOCAB + v] += 1000f;
+      values[3 * VOCAB + v] -= 1000f;
+    }
+    values[4 * VOCAB + 21] = 80f; // row 4: label 21 far ahead, loss ~ 39 e^-80
+    assertEveryImplementationMatchesFloat64(values);
+  }
+
+  static void assertEveryImplementationMatchesFloat64(float[] values) {
     float[] weights = {1, 0.5f, 2, -1, 0.25f, 3};
     double[] wantLoss = new double[ROWS];
     double[] wantGradient = new double[ROWS * VOCAB];
