@@ -1,6 +1,7 @@
 package dev.lora4j.compile;
 
 import dev.lora4j.quant.Quantization;
+import java.util.function.Consumer;
 
 /**
  * How a plan becomes a session.
@@ -59,100 +60,85 @@ public record CompileOptions(
   }
 
   public CompileOptions withDevice(Device device) {
-    return new CompileOptions(
-        device,
-        xla,
-        intraOpThreads,
-        interOpThreads,
-        seed,
-        precision,
-        quantization,
-        adapterSeats,
-        trainableBase);
+    return with(d -> d.device = device);
   }
 
   public CompileOptions withXla(boolean xla) {
-    return new CompileOptions(
-        device,
-        xla,
-        intraOpThreads,
-        interOpThreads,
-        seed,
-        precision,
-        quantization,
-        adapterSeats,
-        trainableBase);
+    return with(d -> d.xla = xla);
   }
 
   public CompileOptions withPrecision(Precision precision) {
-    return new CompileOptions(
-        device,
-        xla,
-        intraOpThreads,
-        interOpThreads,
-        seed,
-        precision,
-        quantization,
-        adapterSeats,
-        trainableBase);
+    return with(d -> d.precision = precision);
   }
 
   public CompileOptions withThreads(int intraOp, int interOp) {
-    return new CompileOptions(
-        device, xla, intraOp, interOp, seed, precision, quantization, adapterSeats, trainableBase);
+    return with(
+        d -> {
+          d.intraOpThreads = intraOp;
+          d.interOpThreads = interOp;
+        });
   }
 
   public CompileOptions withSeed(long seed) {
-    return new CompileOptions(
-        device,
-        xla,
-        intraOpThreads,
-        interOpThreads,
-        seed,
-        precision,
-        quantization,
-        adapterSeats,
-        trainableBase);
+    return with(d -> d.seed = seed);
   }
 
   public CompileOptions withQuantization(Quantization quantization) {
-    return new CompileOptions(
-        device,
-        xla,
-        intraOpThreads,
-        interOpThreads,
-        seed,
-        precision,
-        quantization,
-        adapterSeats,
-        trainableBase);
+    return with(d -> d.quantization = quantization);
   }
 
   /** Row routing for mixed-adapter batches with room for {@code seats} adapters (0 = off). */
   public CompileOptions withAdapterSeats(int seats) {
-    return new CompileOptions(
-        device,
-        xla,
-        intraOpThreads,
-        interOpThreads,
-        seed,
-        precision,
-        quantization,
-        seats,
-        trainableBase);
+    return with(d -> d.adapterSeats = seats);
   }
 
   /** For full fine-tuning: gradients must reach the base weights (see {@link #trainableBase}). */
   public CompileOptions withTrainableBase(boolean trainable) {
-    return new CompileOptions(
-        device,
-        xla,
-        intraOpThreads,
-        interOpThreads,
-        seed,
-        precision,
-        quantization,
-        adapterSeats,
-        trainable);
+    return with(d -> d.trainableBase = trainable);
+  }
+
+  /** Returns a copy with the fields {@code change} sets; the canonical constructor checks it. */
+  private CompileOptions with(Consumer<Draft> change) {
+    Draft draft = new Draft(this);
+    change.accept(draft);
+    return draft.build();
+  }
+
+  /** The fields of a copy being made, as the withers change them. */
+  private static final class Draft {
+    Device device;
+    boolean xla;
+    int intraOpThreads;
+    int interOpThreads;
+    long seed;
+    Precision precision;
+    Quantization quantization;
+    int adapterSeats;
+    boolean trainableBase;
+
+    Draft(CompileOptions from) {
+      device = from.device;
+      xla = from.xla;
+      intraOpThreads = from.intraOpThreads;
+      interOpThreads = from.interOpThreads;
+      seed = from.seed;
+      precision = from.precision;
+      quantization = from.quantization;
+      adapterSeats = from.adapterSeats;
+      trainableBase = from.trainableBase;
+    }
+
+    CompileOptions build() {
+      return new CompileOptions(
+          device,
+          xla,
+          intraOpThreads,
+          interOpThreads,
+          seed,
+          precision,
+          quantization,
+          adapterSeats,
+          trainableBase);
+    }
   }
 }

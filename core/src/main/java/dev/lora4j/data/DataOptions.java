@@ -1,6 +1,7 @@
 package dev.lora4j.data;
 
 import java.util.Objects;
+import java.util.function.Consumer;
 
 /**
  * How {@link SequenceDataset#load} turns files into rows.
@@ -49,80 +50,80 @@ public record DataOptions(
   }
 
   public DataOptions withFormat(DataFormat format) {
-    return new DataOptions(
-        format,
-        textField,
-        promptField,
-        completionField,
-        seqLen,
-        validationFraction,
-        seed,
-        maskPrompt,
-        documentSeparator);
+    return with(d -> d.format = format);
   }
 
   public DataOptions withSeqLen(int seqLen) {
-    return new DataOptions(
-        format,
-        textField,
-        promptField,
-        completionField,
-        seqLen,
-        validationFraction,
-        seed,
-        maskPrompt,
-        documentSeparator);
+    return with(d -> d.seqLen = seqLen);
   }
 
   public DataOptions withValidation(double validationFraction, long seed) {
-    return new DataOptions(
-        format,
-        textField,
-        promptField,
-        completionField,
-        seqLen,
-        validationFraction,
-        seed,
-        maskPrompt,
-        documentSeparator);
+    return with(
+        d -> {
+          d.validationFraction = validationFraction;
+          d.seed = seed;
+        });
   }
 
   public DataOptions withMaskPrompt(boolean maskPrompt) {
-    return new DataOptions(
-        format,
-        textField,
-        promptField,
-        completionField,
-        seqLen,
-        validationFraction,
-        seed,
-        maskPrompt,
-        documentSeparator);
+    return with(d -> d.maskPrompt = maskPrompt);
   }
 
   public DataOptions withDocumentSeparator(String documentSeparator) {
-    return new DataOptions(
-        format,
-        textField,
-        promptField,
-        completionField,
-        seqLen,
-        validationFraction,
-        seed,
-        maskPrompt,
-        documentSeparator);
+    return with(d -> d.documentSeparator = documentSeparator);
   }
 
   public DataOptions withFields(String textField, String promptField, String completionField) {
-    return new DataOptions(
-        format,
-        textField,
-        promptField,
-        completionField,
-        seqLen,
-        validationFraction,
-        seed,
-        maskPrompt,
-        documentSeparator);
+    return with(
+        d -> {
+          d.textField = textField;
+          d.promptField = promptField;
+          d.completionField = completionField;
+        });
+  }
+
+  /** Returns a copy with the fields {@code change} sets; the canonical constructor checks it. */
+  private DataOptions with(Consumer<Draft> change) {
+    Draft draft = new Draft(this);
+    change.accept(draft);
+    return draft.build();
+  }
+
+  /** The fields of a copy being made, as the withers change them. */
+  private static final class Draft {
+    DataFormat format;
+    String textField;
+    String promptField;
+    String completionField;
+    int seqLen;
+    double validationFraction;
+    long seed;
+    boolean maskPrompt;
+    String documentSeparator;
+
+    Draft(DataOptions from) {
+      format = from.format;
+      textField = from.textField;
+      promptField = from.promptField;
+      completionField = from.completionField;
+      seqLen = from.seqLen;
+      validationFraction = from.validationFraction;
+      seed = from.seed;
+      maskPrompt = from.maskPrompt;
+      documentSeparator = from.documentSeparator;
+    }
+
+    DataOptions build() {
+      return new DataOptions(
+          format,
+          textField,
+          promptField,
+          completionField,
+          seqLen,
+          validationFraction,
+          seed,
+          maskPrompt,
+          documentSeparator);
+    }
   }
 }

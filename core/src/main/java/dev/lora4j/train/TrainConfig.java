@@ -1,5 +1,7 @@
 package dev.lora4j.train;
 
+import java.util.function.Consumer;
+
 /**
  * How a run is scheduled.
  *
@@ -35,122 +37,40 @@ public record TrainConfig(
   }
 
   public TrainConfig withSchedule(ScheduleConfig schedule) {
-    return new TrainConfig(
-        optimizer,
-        schedule,
-        steps,
-        batchSize,
-        gradAccumulation,
-        maxGradNorm,
-        seed,
-        evalEvery,
-        checkpointEvery,
-        keepCheckpoints,
-        earlyStoppingPatience,
-        earlyStoppingMinDelta,
-        fullFineTune);
+    return with(d -> d.schedule = schedule);
   }
 
   public TrainConfig withGradAccumulation(int n) {
-    return new TrainConfig(
-        optimizer,
-        schedule,
-        steps,
-        batchSize,
-        n,
-        maxGradNorm,
-        seed,
-        evalEvery,
-        checkpointEvery,
-        keepCheckpoints,
-        earlyStoppingPatience,
-        earlyStoppingMinDelta,
-        fullFineTune);
+    return with(d -> d.gradAccumulation = n);
   }
 
   public TrainConfig withMaxGradNorm(Double norm) {
-    return new TrainConfig(
-        optimizer,
-        schedule,
-        steps,
-        batchSize,
-        gradAccumulation,
-        norm,
-        seed,
-        evalEvery,
-        checkpointEvery,
-        keepCheckpoints,
-        earlyStoppingPatience,
-        earlyStoppingMinDelta,
-        fullFineTune);
+    return with(d -> d.maxGradNorm = norm);
   }
 
   public TrainConfig withSeed(long seed) {
-    return new TrainConfig(
-        optimizer,
-        schedule,
-        steps,
-        batchSize,
-        gradAccumulation,
-        maxGradNorm,
-        seed,
-        evalEvery,
-        checkpointEvery,
-        keepCheckpoints,
-        earlyStoppingPatience,
-        earlyStoppingMinDelta,
-        fullFineTune);
+    return with(d -> d.seed = seed);
   }
 
   public TrainConfig withEvaluation(int every, int patience, double minDelta) {
-    return new TrainConfig(
-        optimizer,
-        schedule,
-        steps,
-        batchSize,
-        gradAccumulation,
-        maxGradNorm,
-        seed,
-        every,
-        checkpointEvery,
-        keepCheckpoints,
-        patience,
-        minDelta,
-        fullFineTune);
+    return with(
+        d -> {
+          d.evalEvery = every;
+          d.earlyStoppingPatience = patience;
+          d.earlyStoppingMinDelta = minDelta;
+        });
   }
 
   public TrainConfig withCheckpoints(int every, int keep) {
-    return new TrainConfig(
-        optimizer,
-        schedule,
-        steps,
-        batchSize,
-        gradAccumulation,
-        maxGradNorm,
-        seed,
-        evalEvery,
-        every,
-        keep,
-        earlyStoppingPatience,
-        earlyStoppingMinDelta,
-        fullFineTune);
+    return with(
+        d -> {
+          d.checkpointEvery = every;
+          d.keepCheckpoints = keep;
+        });
   }
 
   public TrainConfig withFullFineTune(boolean full) {
-    return new TrainConfig(
-        optimizer,
-        schedule,
-        steps,
-        batchSize,
-        gradAccumulation,
-        maxGradNorm,
-        seed,
-        evalEvery,
-        checkpointEvery,
-        keepCheckpoints,
-        earlyStoppingPatience,
-        earlyStoppingMinDelta,
-        full);
+    return with(d -> d.fullFineTune = full);
   }
 
   /** Checks every field before anything is built; messages name the flag and the value. */
@@ -200,5 +120,62 @@ public record TrainConfig(
         + seed
         + " full="
         + fullFineTune;
+  }
+
+  /** Returns a copy with the fields {@code change} sets; the canonical constructor checks it. */
+  private TrainConfig with(Consumer<Draft> change) {
+    Draft draft = new Draft(this);
+    change.accept(draft);
+    return draft.build();
+  }
+
+  /** The fields of a copy being made, as the withers change them. */
+  private static final class Draft {
+    OptimizerConfig optimizer;
+    ScheduleConfig schedule;
+    long steps;
+    int batchSize;
+    int gradAccumulation;
+    Double maxGradNorm;
+    long seed;
+    int evalEvery;
+    int checkpointEvery;
+    int keepCheckpoints;
+    int earlyStoppingPatience;
+    double earlyStoppingMinDelta;
+    boolean fullFineTune;
+
+    Draft(TrainConfig from) {
+      optimizer = from.optimizer;
+      schedule = from.schedule;
+      steps = from.steps;
+      batchSize = from.batchSize;
+      gradAccumulation = from.gradAccumulation;
+      maxGradNorm = from.maxGradNorm;
+      seed = from.seed;
+      evalEvery = from.evalEvery;
+      checkpointEvery = from.checkpointEvery;
+      keepCheckpoints = from.keepCheckpoints;
+      earlyStoppingPatience = from.earlyStoppingPatience;
+      earlyStoppingMinDelta = from.earlyStoppingMinDelta;
+      fullFineTune = from.fullFineTune;
+    }
+
+    TrainConfig build() {
+      return new TrainConfig(
+          optimizer,
+          schedule,
+          steps,
+          batchSize,
+          gradAccumulation,
+          maxGradNorm,
+          seed,
+          evalEvery,
+          checkpointEvery,
+          keepCheckpoints,
+          earlyStoppingPatience,
+          earlyStoppingMinDelta,
+          fullFineTune);
+    }
   }
 }
