@@ -1,7 +1,12 @@
 package dev.lora4j;
 
+import dev.lora4j.adapter.PeftAdapter;
+import dev.lora4j.compile.CompileOptions;
+import dev.lora4j.compile.CompiledModel;
+import dev.lora4j.compile.ModelCompiler;
 import dev.lora4j.io.JsonFields;
 import dev.lora4j.io.SafetensorsFile;
+import dev.lora4j.model.Checkpoint;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -63,5 +68,37 @@ public final class Conformance {
       }
     }
     return max;
+  }
+
+  /**
+   * A conformance checkpoint compiled with the modules of its PEFT adapter ({@code adapter/}), the
+   * adapter's weights set; closing it closes the model, then the checkpoint.
+   */
+  public record AdaptedModel(Checkpoint checkpoint, PeftAdapter adapter, CompiledModel model)
+      implements AutoCloseable {
+    @Override
+    public void close() {
+      try (Checkpoint opened = checkpoint) {
+        model.close();
+      }
+    }
+  }
+
+  public static AdaptedModel withAdapter(Path dir, CompileOptions options) {
+    PeftAdapter adapter = PeftAdapter.load(dir.resolve("adapter"));
+    Checkpoint checkpoint = Checkpoint.open(dir);
+    CompiledModel model = null;
+    try {
+      model =
+          ModelCompiler.compile(checkpoint, adapter.specsFor(checkpoint.architecture()), options);
+      adapter.applyTo(model);
+      return new AdaptedModel(checkpoint, adapter, model);
+    } catch (RuntimeException e) {
+      if (model != null) {
+        model.close();
+      }
+      checkpoint.close();
+      throw e;
+    }
   }
 }

@@ -34,12 +34,9 @@ class Bf16PrecisionTest {
   void bf16LogitsAreCloseToTheReference(String name) {
     Path dir = Conformance.dir(name);
     int[][] ids = Conformance.ids(dir.resolve("inputs.json"));
-    PeftAdapter adapter = PeftAdapter.load(dir.resolve("adapter"));
     CompileOptions bf16 = CompileOptions.defaults().withPrecision(CompileOptions.Precision.BF16);
-    try (Checkpoint checkpoint = Checkpoint.open(dir);
-        CompiledModel model =
-            ModelCompiler.compile(checkpoint, adapter.specsFor(checkpoint.architecture()), bf16)) {
-      adapter.applyTo(model);
+    try (Conformance.AdaptedModel adapted = Conformance.withAdapter(dir, bf16)) {
+      CompiledModel model = adapted.model();
       float[] got = model.logits(ids).values();
       float[] want = Conformance.tensor(dir.resolve("logits_adapter.safetensors"), "logits");
       double diff = Conformance.maxAbsDiff(got, want);
@@ -56,14 +53,9 @@ class Bf16PrecisionTest {
   void xlaAutoClusteringGivesTheReferenceLogits() {
     Path dir = Conformance.dir("llama-tiny");
     int[][] ids = Conformance.ids(dir.resolve("inputs.json"));
-    PeftAdapter adapter = PeftAdapter.load(dir.resolve("adapter"));
-    try (Checkpoint checkpoint = Checkpoint.open(dir);
-        CompiledModel model =
-            ModelCompiler.compile(
-                checkpoint,
-                adapter.specsFor(checkpoint.architecture()),
-                CompileOptions.defaults().withXla(true))) {
-      adapter.applyTo(model);
+    try (Conformance.AdaptedModel adapted =
+        Conformance.withAdapter(dir, CompileOptions.defaults().withXla(true))) {
+      CompiledModel model = adapted.model();
       float[] want = Conformance.tensor(dir.resolve("logits_adapter.safetensors"), "logits");
       double diff = Conformance.maxAbsDiff(model.logits(ids).values(), want);
       assertTrue(diff <= 1e-4, "XLA: max abs diff " + diff);

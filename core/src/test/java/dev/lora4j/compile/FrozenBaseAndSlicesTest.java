@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lora4j.Conformance;
-import dev.lora4j.adapter.PeftAdapter;
 import dev.lora4j.model.Checkpoint;
 import dev.lora4j.model.Projection;
 import java.nio.file.Path;
@@ -35,14 +34,9 @@ class FrozenBaseAndSlicesTest {
   void gradientStepsLeaveBaseBitwiseUnchanged(String name) {
     Path dir = Conformance.dir(name);
     int[][] ids = Conformance.ids(dir.resolve("train/batch.json"));
-    PeftAdapter adapter = PeftAdapter.load(dir.resolve("adapter"));
-    try (Checkpoint checkpoint = Checkpoint.open(dir);
-        CompiledModel model =
-            ModelCompiler.compile(
-                checkpoint,
-                adapter.specsFor(checkpoint.architecture()),
-                CompileOptions.defaults())) {
-      adapter.applyTo(model);
+    try (Conformance.AdaptedModel adapted =
+        Conformance.withAdapter(dir, CompileOptions.defaults())) {
+      CompiledModel model = adapted.model();
       Map<String, float[]> before = new LinkedHashMap<>();
       for (WeightVariable w : model.baseWeights().values()) {
         before.put(w.name(), model.read(w));

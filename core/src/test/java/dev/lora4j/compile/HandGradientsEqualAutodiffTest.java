@@ -4,8 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lora4j.Conformance;
-import dev.lora4j.adapter.PeftAdapter;
-import dev.lora4j.model.Checkpoint;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -33,14 +31,13 @@ class HandGradientsEqualAutodiffTest {
   void gradientsEqualAutodiff(String name) {
     Path dir = Conformance.dir(name);
     int[][] ids = Conformance.ids(dir.resolve("train/batch.json"));
-    PeftAdapter adapter = PeftAdapter.load(dir.resolve("adapter"));
-    try (Checkpoint checkpoint = Checkpoint.open(dir);
-        CompiledModel model =
-            ModelCompiler.compile(
-                checkpoint,
-                adapter.specsFor(checkpoint.architecture()),
-                CompileOptions.defaults().withTrainableBase(true))) {
-      adapter.applyTo(model); // non-zero B, so the adapters' gradients are not trivial
+    try (Conformance.AdaptedModel adapted =
+        Conformance.withAdapter(
+            dir,
+            CompileOptions.defaults()
+                .withTrainableBase(
+                    true))) { // non-zero B, so the adapters' gradients are not trivial
+      CompiledModel model = adapted.model();
       List<WeightVariable> vars = new ArrayList<>(model.baseWeights().values());
       vars.addAll(model.trainableVariables());
       List<Operand<TFloat32>> used = model.gradientsOf(vars);

@@ -35,14 +35,9 @@ class LogitsConformanceTest {
   void adapterLogitsMatchReference(String name) {
     Path dir = Conformance.dir(name);
     int[][] ids = Conformance.ids(dir.resolve("inputs.json"));
-    PeftAdapter adapter = PeftAdapter.load(dir.resolve("adapter"));
-    try (Checkpoint checkpoint = Checkpoint.open(dir);
-        CompiledModel model =
-            ModelCompiler.compile(
-                checkpoint,
-                adapter.specsFor(checkpoint.architecture()),
-                CompileOptions.defaults())) {
-      adapter.applyTo(model);
+    try (Conformance.AdaptedModel adapted =
+        Conformance.withAdapter(dir, CompileOptions.defaults())) {
+      CompiledModel model = adapted.model();
       float[] got = model.logits(ids).values();
       float[] want = Conformance.tensor(dir.resolve("logits_adapter.safetensors"), "logits");
       double diff = Conformance.maxAbsDiff(got, want);

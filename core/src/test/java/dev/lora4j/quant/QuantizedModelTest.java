@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lora4j.Conformance;
-import dev.lora4j.adapter.PeftAdapter;
 import dev.lora4j.compile.CompileOptions;
 import dev.lora4j.compile.CompiledModel;
 import dev.lora4j.compile.ModelCompiler;
@@ -73,12 +72,8 @@ class QuantizedModelTest {
   }
 
   static float[] adapterLogits(Path dir, CompileOptions options) {
-    PeftAdapter adapter = PeftAdapter.load(dir.resolve("adapter"));
-    try (Checkpoint checkpoint = Checkpoint.open(dir);
-        CompiledModel model =
-            ModelCompiler.compile(
-                checkpoint, adapter.specsFor(checkpoint.architecture()), options)) {
-      adapter.applyTo(model);
+    try (Conformance.AdaptedModel adapted = Conformance.withAdapter(dir, options)) {
+      CompiledModel model = adapted.model();
       return model.logits(Conformance.ids(dir.resolve("inputs.json"))).values();
     }
   }
@@ -130,14 +125,10 @@ class QuantizedModelTest {
   void theGraphComputesDequantizeThenTheFloat32Model(String name, Quantization q) {
     Path dir = Conformance.dir(name);
     float[] quantized = adapterLogits(dir, CompileOptions.defaults().withQuantization(q));
-    PeftAdapter adapter = PeftAdapter.load(dir.resolve("adapter"));
-    try (Checkpoint checkpoint = Checkpoint.open(dir);
-        CompiledModel model =
-            ModelCompiler.compile(
-                checkpoint,
-                adapter.specsFor(checkpoint.architecture()),
-                CompileOptions.defaults())) {
-      adapter.applyTo(model);
+    try (Conformance.AdaptedModel adapted =
+        Conformance.withAdapter(dir, CompileOptions.defaults())) {
+      Checkpoint checkpoint = adapted.checkpoint();
+      CompiledModel model = adapted.model();
       for (Projection p : checkpoint.architecture().projections()) {
         WeightVariable w = model.baseWeights().get(p.weightKey());
         model.assign(
