@@ -254,16 +254,19 @@ public final class ModelCompiler {
     Operand<TInt32> flat = tf.constant(new int[] {-1});
     SparseCrossEntropy.WithGradient crossEntropy =
         SparseCrossEntropy.withGradient(
-            tf,
-            scoredLogits,
-            tf.reshape(labels, flat),
-            architecture.config().vocabSize(),
-            tf.math.div(tf.reshape(mask, flat), count));
+            tf, scoredLogits, tf.reshape(labels, flat), architecture.config().vocabSize());
     Operand<TFloat32> losses = tf.reshape(crossEntropy.perToken(), tf.shape(labels)); // [B, T-1]
     Operand<TFloat32> total = tf.sum(tf.math.mul(losses, mask), allAxes, Sum.keepDims(false));
-    Operand<TFloat32> dScoredRows = matMul(crossEntropy.dLogits(), headWeight, false);
+    // d loss / d logits = rowWeight · (softmax − one-hot), with rowWeight = mask / count: the row
+    // weights scale the [N, d] products below, not the [N, V] gradient (same numbers, one pass
+    // over the logits less).
+    Operand<TFloat32> rowWeights =
+        tf.expandDims(tf.math.div(tf.reshape(mask, flat), count), tf.constant(-1)); // [N, 1]
+    Operand<TFloat32> dScoredRows =
+        tf.math.mul(matMul(crossEntropy.softmaxMinusOneHot(), headWeight, false), rowWeights);
     // Only full fine-tuning fetches it; unfetched ops cost nothing at run time.
-    Operand<TFloat32> dHeadWeight = matMul(crossEntropy.dLogits(), scoredRows, true, false);
+    Operand<TFloat32> dHeadWeight =
+        matMul(crossEntropy.softmaxMinusOneHot(), tf.math.mul(scoredRows, rowWeights), true, false);
     return new LossGraph(
         tf.withName("loss").math.div(total, count),
         mask,

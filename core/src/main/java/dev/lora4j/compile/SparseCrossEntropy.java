@@ -1,5 +1,6 @@
 package dev.lora4j.compile;
 
+import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Gather;
@@ -25,23 +26,21 @@ import org.tensorflow.types.TInt32;
 public final class SparseCrossEntropy {
   private SparseCrossEntropy() {}
 
-  /** Per-token losses and d(Σ dPerToken · perToken) / d logits, built without autodiff. */
-  public record WithGradient(Operand<TFloat32> perToken, Operand<TFloat32> dLogits) {}
+  /**
+   * Per-token losses and, for any row weights w, d(Σ w · perToken) / d logits = w[:, None] ·
+   * softmaxMinusOneHot. The weights stay out of the [N, V] tensor: a caller that multiplies the
+   * gradient by a matrix next scales that product's rows instead, one pass over the logits less.
+   */
+  public record WithGradient(Operand<TFloat32> perToken, Operand<TFloat32> softmaxMinusOneHot) {}
 
   /**
-   * The per-token loss and its gradient written by hand: d logits = dPerToken · (softmax −
-   * one-hot). Autodiff of the same loss takes about five more passes over the [N, V] logits
-   * (broadcast of the sum's gradient, the exp's product, a zero-filled scatter for the picked
-   * logits, their sum); this is one product and an in-place scatter of N values.
-   *
-   * @param dPerToken [N], the gradient arriving at each row's loss
+   * The per-token loss and its gradient written by hand: softmax − one-hot, the softmax with an
+   * in-place scatter of N values. Autodiff of the same loss takes about five more passes over the
+   * [N, V] logits (broadcast of the sum's gradient, the exp's product, a zero-filled scatter for
+   * the picked logits, their sum).
    */
   public static WithGradient withGradient(
-      Ops tf,
-      Operand<TFloat32> logits,
-      Operand<TInt32> labels,
-      int vocab,
-      Operand<TFloat32> dPerToken) {
+      Ops tf, Operand<TFloat32> logits, Operand<TInt32> labels, int vocab) {
     Operand<TInt32> lastAxis = tf.constant(1);
     Operand<TFloat32> softmax = tf.nn.softmax(logits); // [N, V]
     Operand<TFloat32> rowMax = tf.max(logits, lastAxis); // [N]
@@ -49,16 +48,17 @@ public final class SparseCrossEntropy {
     // (m − x[label]) − log(max softmax): the difference of logits first, exact for large logits.
     Operand<TFloat32> perToken =
         tf.math.sub(tf.math.sub(rowMax, pick(tf, logits, labels)), tf.math.log(maxProbability));
-    Operand<TFloat32> softmaxTimesD =
-        tf.math.mul(softmax, tf.expandDims(dPerToken, tf.constant(-1))); // [N, V]
-    Operand<TFloat32> dLogits =
+    // After the max has read the softmax, the scatter is its last reader and may write into its
+    // buffer instead of copying it.
+    Operand<TFloat32> softmaxMinusOneHot =
         tf.reshape(
-            tf.tensorScatterNdSub(
-                tf.reshape(softmaxTimesD, tf.constant(new int[] {-1})),
-                tf.expandDims(flatIndex(tf, labels, vocab), tf.constant(-1)),
-                dPerToken),
+            tf.withControlDependencies(List.of(maxProbability))
+                .tensorScatterNdSub(
+                    tf.reshape(softmax, tf.constant(new int[] {-1})),
+                    tf.expandDims(flatIndex(tf, labels, vocab), tf.constant(-1)),
+                    tf.onesLike(rowMax)),
             tf.shape(logits));
-    return new WithGradient(perToken, dLogits);
+    return new WithGradient(perToken, softmaxMinusOneHot);
   }
 
   /**

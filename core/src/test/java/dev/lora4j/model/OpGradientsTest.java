@@ -134,8 +134,7 @@ class OpGradientsTest {
                     tf,
                     tf.reshape(x, tf.constant(new int[] {-1, 8})),
                     tf.constant(new int[] {1, 2, 3, 7, 0, 5}),
-                    8,
-                    tf.zeros(tf.constant(new int[] {6}), TFloat32.class))
+                    8)
                 .perToken());
     return blocks.entrySet().stream().map(e -> Arguments.of(e.getKey(), e.getValue()));
   }
