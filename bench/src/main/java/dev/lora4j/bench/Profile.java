@@ -157,13 +157,27 @@ public final class Profile {
           String type = opType(model, name, node.getTimelineLabel());
           byType.computeIfAbsent(type, k -> new long[2])[0] += micros;
           byType.get(type)[1]++;
-          byNode.computeIfAbsent(name + " (" + type + ")", k -> new long[2])[0] += micros;
-          byNode.get(name + " (" + type + ")")[1]++;
+          String label = name + " (" + type + ") " + outputShapes(node);
+          byNode.computeIfAbsent(label, k -> new long[2])[0] += micros;
+          byNode.get(label)[1]++;
         }
       }
       timeline = timeline.plus(Timeline.of(intervals));
     }
     return new Totals(byType, byNode, wallMillis, timeline);
+  }
+
+  /** A node's output shapes as the trace records them, such as "[1016x5000]" ("[]" if none). */
+  static String outputShapes(NodeExecStats node) {
+    List<String> shapes = new ArrayList<>();
+    for (var output : node.getOutputList()) {
+      List<String> dims = new ArrayList<>();
+      for (var dim : output.getTensorDescription().getShape().getDimList()) {
+        dims.add(Long.toString(dim.getSize()));
+      }
+      shapes.add(dims.isEmpty() ? "scalar" : String.join("x", dims));
+    }
+    return "[" + String.join(", ", shapes) + "]";
   }
 
   /** The graph's op type for a node; grappler-made nodes are named by their timeline label. */
