@@ -11,7 +11,8 @@ import org.tensorflow.types.TFloat32;
  *
  * @param value mean next-token cross-entropy over the scored positions
  * @param mask [B, T-1] weights of the scored positions; all ones when not fed
- * @param scoredRows [B*(T-1), d] the hidden rows the loss's head reads
+ * @param scoredRows [B*T, d] the hidden rows the loss's head reads (the last position of each
+ *     sequence with weight 0)
  * @param dScoredRows d value / d scoredRows
  * @param headWeight the head's weight as the forward pass reads it ([V, d])
  * @param dHeadWeight the head matmul's own term of d value / d headWeight (a tied head also gets

@@ -228,34 +228,35 @@ public final class ModelCompiler {
   /**
    * Mean next-token cross-entropy: positions [:, :-1] scored against ids[:, 1:], weighted by an
    * optional [B, T-1] mask (1 = scored; defaults to all ones). The loss has its own head matmul on
-   * the hidden rows of the scored positions only, so neither the [B, T, V] logits nor a slice of
-   * them (whose gradient is another [B, T, V] tensor) is built in a training step; fetching the
-   * logits runs the other head. The gradient down to those rows is built here, by hand: d logits =
-   * (mask / count) · (softmax − one-hot), then one matmul with the head weight.
+   * the [B*T, d] hidden rows, so no [B, T, V] slice of the logits (whose gradient is another [B, T,
+   * V] tensor) is built in a training step; fetching the logits runs the other head. The gradient
+   * down to those rows is built here, by hand: d logits = (mask / count) · (softmax − one-hot),
+   * then one matmul with the head weight.
    */
   private LossGraph buildLoss(Operand<TInt32> inputIds) {
-    int hidden = architecture.config().hiddenSize();
-    Operand<TInt32> idsShape = tf.shape(inputIds);
-    Operand<TInt32> batchAndTime =
-        tf.concat(List.of(idsShape, tf.constant(new int[] {hidden})), tf.constant(0));
-    Operand<TFloat32> states = tf.reshape(headRows, batchAndTime); // [B, T, d]
-    Operand<TFloat32> scoredRows =
-        tf.reshape(
-            tf.stridedSlice(states, Indices.all(), Indices.sliceTo(-1), Indices.all()),
-            tf.constant(new int[] {-1, hidden}));
-    Operand<TFloat32> scoredLogits = matMul(scoredRows, headWeight, true); // [B*(T-1), V]
-    Operand<TInt32> labels = tf.stridedSlice(inputIds, Indices.all(), Indices.sliceFrom(1));
-    PlaceholderWithDefault<TFloat32> mask =
+    // Every position's row enters the loss's head; the last of each sequence (no next token) with
+    // weight 0 and a stand-in label. Slicing those rows off would cost a copy forward and a
+    // zero-filled gradient backward, more than B extra rows of the head.
+    Operand<TFloat32> scoredRows = headRows; // [B*T, d]
+    Operand<TFloat32> scoredLogits = matMul(scoredRows, headWeight, true); // [B*T, V]
+    Operand<TInt32> nextIds = tf.stridedSlice(inputIds, Indices.all(), Indices.sliceFrom(1));
+    Operand<TInt32> labels =
+        tf.concat(
+            List.of(nextIds, tf.stridedSlice(inputIds, Indices.all(), Indices.sliceTo(1))),
+            tf.constant(1)); // [B, T]: the next id, and the first id as the last one's stand-in
+    PlaceholderWithDefault<TFloat32> scoredMask =
         tf.withName("loss_mask")
             .placeholderWithDefault(
-                tf.onesLike(tf.dtypes.cast(labels, TFloat32.class)), Shape.of(-1, -1));
+                tf.onesLike(tf.dtypes.cast(nextIds, TFloat32.class)), Shape.of(-1, -1));
+    Operand<TFloat32> mask =
+        tf.pad(scoredMask, tf.constant(new int[][] {{0, 0}, {0, 1}}), tf.constant(0f)); // [B, T]
     Operand<TInt32> allAxes = tf.constant(new int[] {0, 1});
     Operand<TFloat32> count = tf.math.maximum(tf.sum(mask, allAxes), tf.constant(1f));
     Operand<TInt32> flat = tf.constant(new int[] {-1});
     SparseCrossEntropy.WithGradient crossEntropy =
         SparseCrossEntropy.withGradient(
             tf, scoredLogits, tf.reshape(labels, flat), architecture.config().vocabSize());
-    Operand<TFloat32> losses = tf.reshape(crossEntropy.perToken(), tf.shape(labels)); // [B, T-1]
+    Operand<TFloat32> losses = tf.reshape(crossEntropy.perToken(), tf.shape(labels)); // [B, T]
     Operand<TFloat32> total = tf.sum(tf.math.mul(losses, mask), allAxes, Sum.keepDims(false));
     // d loss / d logits = rowWeight · (softmax − one-hot), with rowWeight = mask / count: the row
     // weights scale the [N, d] products below, not the [N, V] gradient (same numbers, one pass
@@ -269,7 +270,7 @@ public final class ModelCompiler {
         matMul(crossEntropy.softmaxMinusOneHot(), tf.math.mul(scoredRows, rowWeights), true, false);
     return new LossGraph(
         tf.withName("loss").math.div(total, count),
-        mask,
+        scoredMask,
         scoredRows,
         dScoredRows,
         headWeight,
