@@ -1,0 +1,70 @@
+package dev.lora4j.compile;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.lora4j.Conformance;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.tensorflow.Result;
+import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.buffer.DataBuffers;
+import org.tensorflow.types.TFloat32;
+import org.tensorflow.types.TInt32;
+
+/**
+ * The training loss is the masked mean of −log softmax(logits)[next id] over positions 0..T-2,
+ * computed here in float64 from the model's own logits: the last position of each sequence (which
+ * the loss's head also reads, with weight 0) never counts, whatever its logits.
+ */
+class MaskedLossTest {
+  @Test
+  void lossIsTheMaskedMeanOfNextTokenCrossEntropy() {
+    Path dir = Conformance.dir("gpt2-tiny");
+    int[][] ids = Conformance.ids(dir.resolve("train/batch.json"));
+    int batch = ids.length;
+    int time = ids[0].length;
+    float[] mask = new float[batch * (time - 1)];
+    for (int i = 0; i < mask.length; i++) {
+      mask[i] = i % 4 == 1 ? 0f : (i % 4 == 2 ? 0.5f : 1f);
+    }
+    try (Conformance.AdaptedModel adapted =
+        Conformance.withAdapter(dir, CompileOptions.defaults())) {
+      CompiledModel model = adapted.model();
+      CompiledModel.Logits logits = model.logits(ids);
+      int vocab = logits.vocab();
+      double total = 0;
+      double count = 0;
+      for (int b = 0; b < batch; b++) {
+        for (int t = 0; t < time - 1; t++) {
+          int row = (b * time + t) * vocab;
+          double max = Double.NEGATIVE_INFINITY;
+          for (int v = 0; v < vocab; v++) {
+            max = Math.max(max, logits.values()[row + v]);
+          }
+          double sum = 0;
+          for (int v = 0; v < vocab; v++) {
+            sum += Math.exp(logits.values()[row + v] - max);
+          }
+          double crossEntropy = Math.log(sum) + max - logits.values()[row + ids[b][t + 1]];
+          double weight = mask[b * (time - 1) + t];
+          total += weight * crossEntropy;
+          count += weight;
+        }
+      }
+      try (TInt32 input = CompiledModel.idsTensor(ids);
+          TFloat32 maskTensor =
+              TFloat32.tensorOf(Shape.of(batch, time - 1), DataBuffers.of(mask, true, false));
+          Result r =
+              model
+                  .session()
+                  .runner()
+                  .feed(model.inputIdsPlaceholder(), input)
+                  .feed(model.lossMaskPlaceholder(), maskTensor)
+                  .fetch(model.lossOp())
+                  .run()) {
+        float loss = ((TFloat32) r.get(0)).getFloat();
+        assertEquals(total / count, loss, 1e-5 * Math.max(1, total / count));
+      }
+    }
+  }
+}
