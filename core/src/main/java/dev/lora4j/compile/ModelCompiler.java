@@ -254,8 +254,7 @@ public final class ModelCompiler {
     Operand<TFloat32> count = tf.math.maximum(tf.sum(mask, allAxes), tf.constant(1f));
     Operand<TInt32> flat = tf.constant(new int[] {-1});
     SparseCrossEntropy.WithGradient crossEntropy =
-        SparseCrossEntropy.withGradient(
-            tf, scoredLogits, tf.reshape(labels, flat), architecture.config().vocabSize());
+        SparseCrossEntropy.withGradient(tf, scoredLogits, tf.reshape(labels, flat));
     Operand<TFloat32> losses = tf.reshape(crossEntropy.perToken(), tf.shape(labels)); // [B, T]
     Operand<TFloat32> total = tf.sum(tf.math.mul(losses, mask), allAxes, Sum.keepDims(false));
     // d loss / d logits = rowWeight · (softmax − one-hot), with rowWeight = mask / count: the row

@@ -4,6 +4,7 @@ import java.util.List;
 import org.tensorflow.Operand;
 import org.tensorflow.op.Ops;
 import org.tensorflow.op.core.Gather;
+import org.tensorflow.op.core.Stack;
 import org.tensorflow.types.TFloat32;
 import org.tensorflow.types.TInt32;
 
@@ -40,7 +41,7 @@ public final class SparseCrossEntropy {
    * the picked logits, their sum).
    */
   public static WithGradient withGradient(
-      Ops tf, Operand<TFloat32> logits, Operand<TInt32> labels, int vocab) {
+      Ops tf, Operand<TFloat32> logits, Operand<TInt32> labels) {
     Operand<TInt32> lastAxis = tf.constant(1);
     Operand<TFloat32> softmax = tf.nn.softmax(logits); // [N, V]
     Operand<TFloat32> rowMax = tf.max(logits, lastAxis); // [N]
@@ -51,13 +52,8 @@ public final class SparseCrossEntropy {
     // After the max has read the softmax, the scatter is its last reader and may write into its
     // buffer instead of copying it.
     Operand<TFloat32> softmaxMinusOneHot =
-        tf.reshape(
-            tf.withControlDependencies(List.of(maxProbability))
-                .tensorScatterNdSub(
-                    tf.reshape(softmax, tf.constant(new int[] {-1})),
-                    tf.expandDims(flatIndex(tf, labels, vocab), tf.constant(-1)),
-                    tf.onesLike(rowMax)),
-            tf.shape(logits));
+        tf.withControlDependencies(List.of(maxProbability))
+            .tensorScatterNdSub(softmax, labelPositions(tf, labels), tf.onesLike(rowMax));
     return new WithGradient(perToken, softmaxMinusOneHot);
   }
 
@@ -70,9 +66,9 @@ public final class SparseCrossEntropy {
     return tf.gather(values, labels, tf.constant(1), Gather.batchDims(1L));
   }
 
-  /** row * V + label for each row: the label's position in the flattened [N * V] logits. */
-  private static Operand<TInt32> flatIndex(Ops tf, Operand<TInt32> labels, int vocab) {
+  /** [row, label] for each row: the labels' positions in the [N, V] logits. */
+  private static Operand<TInt32> labelPositions(Ops tf, Operand<TInt32> labels) {
     Operand<TInt32> rows = tf.range(tf.constant(0), tf.size(labels), tf.constant(1));
-    return tf.math.add(tf.math.mul(rows, tf.constant(vocab)), labels);
+    return tf.stack(List.of(rows, labels), Stack.axis(1L));
   }
 }

@@ -133,8 +133,7 @@ class OpGradientsTest {
             dev.lora4j.compile.SparseCrossEntropy.withGradient(
                     tf,
                     tf.reshape(x, tf.constant(new int[] {-1, 8})),
-                    tf.constant(new int[] {1, 2, 3, 7, 0, 5}),
-                    8)
+                    tf.constant(new int[] {1, 2, 3, 7, 0, 5}))
                 .perToken());
     return blocks.entrySet().stream().map(e -> Arguments.of(e.getKey(), e.getValue()));
   }
