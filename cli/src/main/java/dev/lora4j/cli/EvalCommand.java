@@ -44,7 +44,7 @@ final class EvalCommand implements Callable<Integer> {
       description = "text, jsonl-text, prompt-completion, tokenized (default: detect).")
   String format;
 
-  @Option(names = "--document-separator", description = "TEXT: a line between documents (e.g. %).")
+  @Option(names = "--document-separator", description = "TEXT: a line between documents (e.g. %%).")
   String documentSeparator;
 
   @Override

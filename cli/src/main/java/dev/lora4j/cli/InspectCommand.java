@@ -29,7 +29,7 @@ import picocli.CommandLine.Option;
     description = {
       "Prints, for every module of a PEFT LoRA adapter, the singular values of its update"
           + " dW = scale * B A, two effective ranks (exp of the spectral entropy; the number of"
-          + " singular values holding 90% of the energy), its Frobenius and spectral norms. With"
+          + " singular values holding 90%% of the energy), its Frobenius and spectral norms. With"
           + " --model, also the LoRA paper's amplification factor ||dW||_F / ||U^T W V||_F against"
           + " the base weight W. Computed from the factors: no d x d matrix is formed."
     })

@@ -76,7 +76,7 @@ final class PretrainCommand implements Callable<Integer> {
       description = "Use this checkpoint's tokenizer instead of training one.")
   Path tokenizerFrom;
 
-  @Option(names = "--document-separator", description = "A line between documents (e.g. %).")
+  @Option(names = "--document-separator", description = "A line between documents (e.g. %%).")
   String documentSeparator;
 
   @Option(names = "--seq-len", defaultValue = "128", description = "Default: ${DEFAULT-VALUE}.")

@@ -230,7 +230,7 @@ final class TrainCommand implements Callable<Integer> {
 
   @Option(
       names = "--document-separator",
-      description = "TEXT: a line between documents (e.g. %) or \\n\\n.")
+      description = "TEXT: a line between documents (e.g. %%) or \\n\\n.")
   String documentSeparator;
 
   @Option(
