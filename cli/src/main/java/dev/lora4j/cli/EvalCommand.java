@@ -49,8 +49,8 @@ final class EvalCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    try (Checkpoint checkpoint = Checkpoint.open(modelOptions.model);
-        CompiledModel model = modelOptions.compile(checkpoint)) {
+    try (Checkpoint checkpoint = Checkpoint.open(modelOptions.model)) {
+      checkpoint.config().requireSeqLenFits(seqLen);
       Tokenizer tokenizer = Tokenizer.forCheckpointIfPresent(modelOptions.model);
       DataOptions options =
           new DataOptions(
@@ -69,13 +69,15 @@ final class EvalCommand implements Callable<Integer> {
           SequenceDataset.load(data, options, tokenizer, checkpoint.config().vocabSize());
       List<Sequence> rows = new ArrayList<>(dataset.train());
       rows.addAll(dataset.validation());
-      double loss = new Evaluator(model).meanLoss(rows, batchSize);
-      System.out.printf(
-          Locale.ROOT,
-          "loss %.4f perplexity %.3f over %d rows%n",
-          loss,
-          Math.exp(loss),
-          rows.size());
+      try (CompiledModel model = modelOptions.compile(checkpoint)) {
+        double loss = new Evaluator(model).meanLoss(rows, batchSize);
+        System.out.printf(
+            Locale.ROOT,
+            "loss %.4f perplexity %.3f over %d rows%n",
+            loss,
+            Math.exp(loss),
+            rows.size());
+      }
     }
     return 0;
   }

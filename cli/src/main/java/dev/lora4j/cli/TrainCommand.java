@@ -303,6 +303,7 @@ final class TrainCommand implements Callable<Integer> {
         Checkpoint checkpoint = Checkpoint.open(model)) {
       // Pre-tokenized data needs no tokenizer; checkpoints without tokenizer files still train on
       // it.
+      checkpoint.config().requireSeqLenFits(seqLen);
       Tokenizer tokenizer = Tokenizer.forCheckpointIfPresent(model);
       DataOptions dataOptions =
           new DataOptions(

@@ -106,6 +106,29 @@ class TrainCommandTest {
   }
 
   @Test
+  void aSeqLenBeyondThePositionTableIsAnErrorNamingTheConfigField() throws Exception {
+    Path dir = LogitsCommandTest.conformance("gpt2-tiny"); // n_positions 64
+    Path data = tokenizedRows(dir, tmp);
+    for (String command : List.of("train", "eval")) {
+      List<String> args =
+          new ArrayList<>(List.of(command, "--model", dir.toString(), "--data", data.toString()));
+      if (command.equals("train")) {
+        args.addAll(
+            List.of("--out", tmp.resolve("run").toString(), "--target", "c_attn", "--steps", "1"));
+      }
+      args.addAll(List.of("--seq-len", "65"));
+      String[] r = PlanCommandTest.capture(() -> Lora4j.run(args.toArray(String[]::new)));
+      assertEquals("1", r[0], command + ": " + r[1] + r[2]);
+      assertTrue(
+          r[2].contains(
+              "seq_len 65 is longer than this gpt2 model's 64 positions (n_positions in"
+                  + " config.json); set seq_len to at most 64"),
+          command + ": " + r[2]);
+    }
+    assertTrue(!Files.exists(tmp.resolve("run/checkpoints")), "nothing written for a refused run");
+  }
+
+  @Test
   void aSliceAdapterTrainedFurtherStaysASliceAdapter() throws Exception {
     Path dir = LogitsCommandTest.conformance("gpt2-tiny");
     Path data = tokenizedRows(dir, tmp);

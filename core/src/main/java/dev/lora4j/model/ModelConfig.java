@@ -22,6 +22,28 @@ public sealed interface ModelConfig permits Gpt2Config, LlamaConfig {
   /** Longest sequence the position table (GPT-2) or the config (RoPE models) allows. */
   int maxPositions();
 
+  /**
+   * Rows of {@code seqLen} tokens must fit the model's positions: GPT-2's learned position table
+   * has exactly {@link #maxPositions} rows, so a longer row would only fail inside the graph.
+   * Called before any data is read or tensor allocated.
+   */
+  default void requireSeqLenFits(int seqLen) {
+    if (seqLen > maxPositions()) {
+      String field = modelType().equals("gpt2") ? "n_positions" : "max_position_embeddings";
+      throw new IllegalArgumentException(
+          "seq_len "
+              + seqLen
+              + " is longer than this "
+              + modelType()
+              + " model's "
+              + maxPositions()
+              + " positions ("
+              + field
+              + " in config.json); set seq_len to at most "
+              + maxPositions());
+    }
+  }
+
   boolean tiedEmbeddings();
 
   /** `torch_dtype` as written in config.json ("float32", "bfloat16", ...), or "float32". */

@@ -37,6 +37,7 @@ public final class Evaluator {
         ids[i] = batch.get(i).ids();
         mask[i] = batch.get(i).lossMask();
       }
+      model.checkInputs(ids);
       try (TInt32 input = CompiledModel.idsTensor(ids);
           TFloat32 maskTensor = TrainingGraph.maskTensor(mask);
           Result r =

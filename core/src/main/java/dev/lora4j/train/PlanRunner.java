@@ -138,6 +138,7 @@ public final class PlanRunner {
       Tokenizer tokenizer = Tokenizer.forCheckpointIfPresent(base);
       TrainingPlan t = plan.getTraining();
       DataPlan d = plan.getData();
+      checkpoint.config().requireSeqLenFits(d.getSeqLen());
       SequenceDataset dataset =
           SequenceDataset.load(
               List.of(Path.of(d.getTrain())),

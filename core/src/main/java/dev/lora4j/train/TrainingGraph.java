@@ -449,6 +449,7 @@ public final class TrainingGraph {
       Op target,
       RunOptions trace,
       Operand<?>... extra) {
+    model.checkInputs(batchIds); // a clear error for rows the model cannot take, not a graph error
     try (TInt32 ids = CompiledModel.idsTensor(batchIds);
         TFloat32 mask = maskTensor(batchMask);
         TBool training = TBool.scalarOf(true);

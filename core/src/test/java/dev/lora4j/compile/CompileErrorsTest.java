@@ -57,6 +57,19 @@ class CompileErrorsTest {
   }
 
   @Test
+  void aSeqLenLongerThanThePositionTableIsRefusedBeforeAnyData() {
+    gpt2.config().requireSeqLenFits(64);
+    String m =
+        assertThrows(IllegalArgumentException.class, () -> gpt2.config().requireSeqLenFits(65))
+            .getMessage();
+    assertTrue(
+        m.contains(
+            "seq_len 65 is longer than this gpt2 model's 64 positions (n_positions in"
+                + " config.json); set seq_len to at most 64"),
+        m);
+  }
+
+  @Test
   void raggedRowsAreRefused() {
     String m =
         assertThrows(IllegalArgumentException.class, () -> model.logits(new int[][] {{1, 2}, {3}}))

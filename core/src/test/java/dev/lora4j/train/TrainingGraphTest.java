@@ -75,6 +75,39 @@ class TrainingGraphTest {
   }
 
   @Test
+  void rowsLongerThanTheModelsPositionsAreRefusedWithoutAStep() {
+    int positions = llama.config().maxPositions();
+    int[][] tooLong = new int[2][positions + 1];
+    try (CompiledModel model = compile()) {
+      TrainingGraph g =
+          new TrainingGraph(
+              model,
+              model.trainableVariables(),
+              OptimizerConfig.adamW(1e-2, 0.1),
+              ScheduleConfig.constant(),
+              5,
+              1.0,
+              1);
+      List<float[]> before = params(model);
+      String m =
+          assertThrows(
+                  IllegalArgumentException.class,
+                  () ->
+                      g.step(
+                          List.<int[][]>of(tooLong), List.<float[][]>of(mask(2, positions, 1f)), 0))
+              .getMessage();
+      assertTrue(
+          m.contains(
+              "sequence length " + (positions + 1) + " is longer than the model's " + positions),
+          m);
+      List<float[]> after = params(model);
+      for (int i = 0; i < before.size(); i++) {
+        assertArrayEquals(before.get(i), after.get(i));
+      }
+    }
+  }
+
+  @Test
   void accumulatingTwoMicroBatchesEqualsOneBatchTwiceAsLarge() {
     int cols = batch[0].length - 1;
     float[][] partialMask = mask(4, cols, 1f);
