@@ -72,15 +72,15 @@ final class PlanCommand implements Callable<Integer> {
 
   @Option(
       names = "--batch-size",
-      defaultValue = "8",
-      description = "For the memory estimate. Default: ${DEFAULT-VALUE}.")
-  int batchSize;
+      description = "For the memory estimate. Default: the plan's batch size, else 8.")
+  Integer batchSizeOption;
 
   @Option(
       names = "--seq-len",
-      defaultValue = "128",
-      description = "For the memory estimate. Default: ${DEFAULT-VALUE}.")
-  int seqLen;
+      description =
+          "For the memory estimate; must fit the model's positions. Default: the plan's seq_len,"
+              + " else 128 (or the model's positions, if fewer).")
+  Integer seqLenOption;
 
   @Option(names = "--json", description = "Print one JSON object.")
   boolean json;
@@ -113,6 +113,15 @@ final class PlanCommand implements Callable<Integer> {
       }
       loraPlan = builder.build();
     }
+    int seqLen =
+        seqLenOption != null
+            ? seqLenOption
+            : loraPlan.getData() != null
+                ? loraPlan.getData().getSeqLen()
+                : Math.min(128, architecture.config().maxPositions());
+    int batchSize =
+        batchSizeOption != null ? batchSizeOption : loraPlan.getTraining().getBatchSize();
+    architecture.config().requireSeqLenFits(seqLen);
     List<LoraModuleSpec> specs = LoraTargets.fromPlan(loraPlan, projections);
     ModelCompiler.validate(architecture, specs);
     Map<String, Projection> byName = new LinkedHashMap<>();

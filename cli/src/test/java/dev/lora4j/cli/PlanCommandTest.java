@@ -37,6 +37,22 @@ class PlanCommandTest {
   }
 
   @Test
+  void aSeqLenBeyondTheModelsPositionsIsADryRunError() {
+    String model = LogitsCommandTest.conformance("gpt2-tiny").toString(); // n_positions 64
+    String[] r =
+        capture(
+            () -> Lora4j.run("plan", "--model", model, "--target", "c_attn", "--seq-len", "65"));
+    assertEquals("1", r[0], r[1] + r[2]);
+    assertTrue(
+        r[2].contains("seq_len 65 is longer than this gpt2 model's 64 positions (n_positions"),
+        r[2]);
+    // Without --seq-len the estimate uses the model's 64 positions, not 128.
+    r = capture(() -> Lora4j.run("plan", "--model", model, "--target", "c_attn"));
+    assertEquals("0", r[0], r[2]);
+    assertTrue(r[1].contains("at batch 8 x seq 64"), r[1]);
+  }
+
+  @Test
   void gpt3SizedConfigWithQvSlicesAtRank4GivesThePapersTable15Count() throws Exception {
     Path dir = Files.createDirectories(tmp.resolve("gpt3"));
     Files.writeString(
