@@ -49,6 +49,7 @@ final class EvalCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
+    modelOptions.compileOptions(); // flag mistakes first, before the data is read
     try (Checkpoint checkpoint = Checkpoint.open(modelOptions.model)) {
       checkpoint.config().requireSeqLenFits(seqLen);
       Tokenizer tokenizer = Tokenizer.forCheckpointIfPresent(modelOptions.model);

@@ -43,19 +43,24 @@ final class ModelOptions {
 
   @Mixin QuantizeOptions quantize;
 
+  /**
+   * The compile options these flags ask for; throws on a bad flag combination, so a command can
+   * check its flags before it reads any data.
+   */
+  CompileOptions compileOptions() {
+    return CompileOptions.defaults()
+        .withDevice(device)
+        .withPrecision(CliParsing.precision(precision))
+        .withQuantization(quantize.quantization());
+  }
+
   /** Compiles the checkpoint with the adapter applied; the caller closes both. */
   CompiledModel compile(Checkpoint checkpoint) {
+    CompileOptions options = compileOptions();
     PeftAdapter peft = adapter == null ? null : PeftAdapter.load(adapter);
     List<LoraModuleSpec> specs =
         peft == null ? List.of() : peft.specsFor(checkpoint.architecture());
-    CompiledModel compiled =
-        ModelCompiler.compile(
-            checkpoint,
-            specs,
-            CompileOptions.defaults()
-                .withDevice(device)
-                .withPrecision(CliParsing.precision(precision))
-                .withQuantization(quantize.quantization()));
+    CompiledModel compiled = ModelCompiler.compile(checkpoint, specs, options);
     QuantizeOptions.report(compiled);
     if (peft != null) {
       peft.applyTo(compiled);
