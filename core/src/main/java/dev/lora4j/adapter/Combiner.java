@@ -50,6 +50,24 @@ public final class Combiner {
               + weights.length
               + " weights");
     }
+    // fan_in_fan_out says which layout the base stores its weights in (true: GPT-2's Conv1D);
+    // adapters that disagree were trained on different architectures, and their union would be
+    // applied to the wrong weights.
+    PeftAdapter first = adapters.get(0);
+    for (PeftAdapter a : adapters) {
+      if (a.config().getFanInFanOut() != first.config().getFanInFanOut()) {
+        throw new IllegalArgumentException(
+            first.dir()
+                + " has fan_in_fan_out "
+                + first.config().getFanInFanOut()
+                + " and "
+                + a.dir()
+                + " has "
+                + a.config().getFanInFanOut()
+                + ": they were trained on bases of different architectures (GPT-2's Conv1D"
+                + " layout vs nn.Linear); combine adapters of one base only");
+      }
+    }
     Set<String> modules = new LinkedHashSet<>();
     for (PeftAdapter a : adapters) {
       modules.addAll(a.modules().keySet());

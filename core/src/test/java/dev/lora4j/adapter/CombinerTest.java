@@ -134,17 +134,35 @@ class CombinerTest {
   }
 
   @Test
-  void linearWithDifferentRanksIsRefusedNamingTheModule() {
-    PeftAdapter llama = PeftAdapter.load(Conformance.dir("llama-tiny").resolve("adapter"));
-    PeftAdapter gpt2 = first();
+  void linearWithDifferentTargetsIsRefusedNamingTheModule() {
+    PeftAdapter oneModule =
+        Combiner.save(Map.of(MODULE, first().modules().get(MODULE)), first(), tmp.resolve("one"));
     String m =
         assertThrows(
                 IllegalArgumentException.class,
                 () ->
                     Combiner.combine(
-                        List.of(gpt2, llama), new double[] {1, 1}, Combiner.Method.LINEAR, 0))
+                        List.of(first(), oneModule),
+                        new double[] {1, 1},
+                        Combiner.Method.LINEAR,
+                        0))
             .getMessage();
-    assertTrue(m.contains("same targets"), m);
+    assertTrue(m.contains("linear combination needs the same targets"), m);
+    assertTrue(m.contains("has no adapter on transformer.h.0.attn.c_attn"), m);
+  }
+
+  @Test
+  void adaptersOfDifferentArchitecturesAreRefusedWhateverTheMethod() {
+    PeftAdapter llama = PeftAdapter.load(Conformance.dir("llama-tiny").resolve("adapter"));
+    for (Combiner.Method method : Combiner.Method.values()) {
+      String m =
+          assertThrows(
+                  IllegalArgumentException.class,
+                  () -> Combiner.combine(List.of(first(), llama), new double[] {1, 1}, method, 4))
+              .getMessage();
+      assertTrue(m.contains("has fan_in_fan_out true and"), m);
+      assertTrue(m.contains("combine adapters of one base only"), m);
+    }
   }
 
   @Test
