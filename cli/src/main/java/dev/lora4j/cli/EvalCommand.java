@@ -1,7 +1,6 @@
 package dev.lora4j.cli;
 
 import dev.lora4j.compile.CompiledModel;
-import dev.lora4j.data.DataFormat;
 import dev.lora4j.data.DataOptions;
 import dev.lora4j.data.Sequence;
 import dev.lora4j.data.SequenceDataset;
@@ -39,13 +38,7 @@ final class EvalCommand implements Callable<Integer> {
   @Option(names = "--batch-size", defaultValue = "8", description = "Default: ${DEFAULT-VALUE}.")
   int batchSize;
 
-  @Option(
-      names = "--format",
-      description = "text, jsonl-text, prompt-completion, tokenized (default: detect).")
-  String format;
-
-  @Option(names = "--document-separator", description = "TEXT: a line between documents (e.g. %%).")
-  String documentSeparator;
+  @Mixin DataFileOptions dataFiles;
 
   @Override
   public Integer call() {
@@ -53,19 +46,7 @@ final class EvalCommand implements Callable<Integer> {
     try (Checkpoint checkpoint = Checkpoint.open(modelOptions.model)) {
       checkpoint.config().requireSeqLenFits(seqLen);
       Tokenizer tokenizer = Tokenizer.forCheckpointIfPresent(modelOptions.model);
-      DataOptions options =
-          new DataOptions(
-              format == null
-                  ? null
-                  : DataFormat.valueOf(format.toUpperCase(Locale.ROOT).replace('-', '_')),
-              "text",
-              "prompt",
-              "completion",
-              seqLen,
-              0,
-              0,
-              true,
-              documentSeparator == null ? null : documentSeparator.replace("\\n", "\n"));
+      DataOptions options = dataFiles.dataOptions(seqLen, 0, 0);
       SequenceDataset dataset =
           SequenceDataset.load(data, options, tokenizer, checkpoint.config().vocabSize());
       List<Sequence> rows = new ArrayList<>(dataset.train());

@@ -7,7 +7,6 @@ import dev.lora4j.compile.LoraModuleSpec;
 import dev.lora4j.compile.LoraTargets;
 import dev.lora4j.compile.ModelCompiler;
 import dev.lora4j.data.BatchIterator;
-import dev.lora4j.data.DataFormat;
 import dev.lora4j.data.DataOptions;
 import dev.lora4j.data.SequenceDataset;
 import dev.lora4j.data.Tokenizer;
@@ -216,22 +215,7 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--no-shuffle", description = "Visit rows in file order.")
   boolean noShuffle;
 
-  @Option(
-      names = "--format",
-      description =
-          "Data format: text, jsonl-text, prompt-completion, tokenized (default: detect).")
-  String format;
-
-  @Option(
-      names = "--text-field",
-      defaultValue = "text",
-      description = "JSONL text field. Default: ${DEFAULT-VALUE}.")
-  String textField;
-
-  @Option(
-      names = "--document-separator",
-      description = "TEXT: a line between documents (e.g. %%) or \\n\\n.")
-  String documentSeparator;
+  @Mixin DataFileOptions dataFiles;
 
   @Option(
       names = "--validation-split",
@@ -305,17 +289,7 @@ final class TrainCommand implements Callable<Integer> {
       // it.
       checkpoint.config().requireSeqLenFits(seqLen);
       Tokenizer tokenizer = Tokenizer.forCheckpointIfPresent(model);
-      DataOptions dataOptions =
-          new DataOptions(
-              format == null ? null : DataFormat.valueOf(format.toUpperCase().replace('-', '_')),
-              textField,
-              "prompt",
-              "completion",
-              seqLen,
-              validationSplit,
-              seed,
-              true,
-              documentSeparator == null ? null : documentSeparator.replace("\\n", "\n"));
+      DataOptions dataOptions = dataFiles.dataOptions(seqLen, validationSplit, seed);
       SequenceDataset dataset =
           SequenceDataset.load(data, dataOptions, tokenizer, checkpoint.config().vocabSize());
       long totalSteps =

@@ -14,8 +14,9 @@ import org.junit.jupiter.api.io.TempDir;
 class PretrainCommandTest {
   @TempDir Path tmp;
 
-  Path text() throws Exception {
-    Path file = tmp.resolve("text.txt");
+  /** 40 KB of the shipped fortunes as a text file in dir. */
+  static Path text(Path dir) throws Exception {
+    Path file = dir.resolve("text.txt");
     try (InputStream in =
         new GZIPInputStream(Files.newInputStream(Path.of("../samples/data/fortunes.txt.gz")))) {
       Files.write(file, in.readNBytes(40_000));
@@ -25,7 +26,7 @@ class PretrainCommandTest {
 
   @Test
   void pretrainedGpt2AndLlamaCheckpointsWorkWithEvalAndGenerate() throws Exception {
-    Path data = text();
+    Path data = text(tmp);
     // What an interrupted run leaves behind: a hidden temporary directory, never a half model.
     Path stale = Files.createDirectories(tmp.resolve(".gpt2-interrupted"));
     Files.writeString(stale.resolve("model.safetensors"), "half written");

@@ -129,6 +129,78 @@ class TrainCommandTest {
   }
 
   @Test
+  void promptCompletionRowsWithOtherFieldNamesTrainWithTheFieldFlags() throws Exception {
+    // A tiny base with a tokenizer, as `pretrain` writes it.
+    Path base = tmp.resolve("base");
+    assertEquals(
+        0,
+        Lora4j.run(
+            "pretrain",
+            "--data",
+            PretrainCommandTest.text(tmp).toString(),
+            "--out",
+            base.toString(),
+            "--layers",
+            "1",
+            "--hidden",
+            "32",
+            "--heads",
+            "2",
+            "--positions",
+            "32",
+            "--seq-len",
+            "32",
+            "--vocab-size",
+            "300",
+            "--steps",
+            "1",
+            "--batch-size",
+            "4"));
+    List<String> lines = new ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      lines.add(
+          "{\"question\": \"What is "
+              + i
+              + " plus one?\", \"answer\": \" It is "
+              + (i + 1)
+              + ", as any fortune teller would say.\"}");
+    }
+    Path data = tmp.resolve("qa.jsonl");
+    Files.write(data, lines);
+    List<String> common =
+        List.of("--model", base.toString(), "--data", data.toString(), "--seq-len", "32");
+    // Without the field flags the loader names them as the fix, and both commands have them.
+    List<String> plain = new ArrayList<>(List.of("eval"));
+    plain.addAll(common);
+    String[] r = PlanCommandTest.capture(() -> Lora4j.run(plain.toArray(String[]::new)));
+    assertEquals("1", r[0], r[1] + r[2]);
+    assertTrue(r[2].contains("--prompt-field, --completion-field"), r[2]);
+    for (String command : List.of("train", "eval")) {
+      String help = PlanCommandTest.capture(() -> Lora4j.run(command, "--help"))[1];
+      assertTrue(help.contains("--prompt-field") && help.contains("--completion-field"), help);
+      List<String> args = new ArrayList<>(List.of(command));
+      args.addAll(common);
+      args.addAll(List.of("--prompt-field", "question", "--completion-field", "answer"));
+      if (command.equals("train")) {
+        args.addAll(
+            List.of(
+                "--out", tmp.resolve("qa-run").toString(), "--target", "c_attn", "--steps", "1"));
+      }
+      r = PlanCommandTest.capture(() -> Lora4j.run(args.toArray(String[]::new)));
+      assertEquals("0", r[0], command + ": " + r[2]);
+    }
+    List<String> csv = new ArrayList<>(List.of("eval"));
+    csv.addAll(common);
+    csv.addAll(List.of("--format", "csv"));
+    String[] bad = PlanCommandTest.capture(() -> Lora4j.run(csv.toArray(String[]::new)));
+    assertEquals("1", bad[0], bad[2]);
+    assertTrue(
+        bad[2].contains(
+            "--format takes text, jsonl-text, prompt-completion or tokenized, got 'csv'"),
+        bad[2]);
+  }
+
+  @Test
   void aSliceAdapterTrainedFurtherStaysASliceAdapter() throws Exception {
     Path dir = LogitsCommandTest.conformance("gpt2-tiny");
     Path data = tokenizedRows(dir, tmp);
