@@ -2,6 +2,7 @@ package dev.lora4j.bench;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -104,18 +105,45 @@ public final class BenchRunner {
     return results;
   }
 
-  /** Runs a child process that prints one BenchResult JSON line last. */
+  /**
+   * Runs a child process that prints one BenchResult JSON line last. Its stderr goes to a temporary
+   * file whose last lines (without TensorFlow's log noise) explain a failure.
+   */
   static BenchResult runChild(List<String> command, Map<String, String> env, String what)
       throws IOException, InterruptedException {
-    ProcessBuilder pb = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.DISCARD);
-    pb.environment().putIfAbsent("TF_CPP_MIN_LOG_LEVEL", "2");
-    pb.environment().putAll(env);
-    Process p = pb.start();
-    String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-    if (p.waitFor() != 0 || output.isEmpty()) {
-      throw new IOException(what + " failed (exit " + p.exitValue() + "): " + output);
+    Path errors = Files.createTempFile("lora4j-bench-", ".stderr");
+    try {
+      ProcessBuilder pb = new ProcessBuilder(command).redirectError(errors.toFile());
+      pb.environment().putIfAbsent("TF_CPP_MIN_LOG_LEVEL", "2");
+      pb.environment().putAll(env);
+      Process p = pb.start();
+      String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+      if (p.waitFor() != 0 || output.isEmpty()) {
+        throw new IOException(
+            what
+                + " failed (exit "
+                + p.exitValue()
+                + "): "
+                + (output.isEmpty() ? "" : output + "; ")
+                + lastErrorLines(errors));
+      }
+      return BenchResult.fromJson(output.substring(output.lastIndexOf('\n') + 1));
+    } finally {
+      Files.deleteIfExists(errors);
     }
-    return BenchResult.fromJson(output.substring(output.lastIndexOf('\n') + 1));
+  }
+
+  /** The last few stderr lines of a child, TensorFlow's INFO/WARNING log lines left out. */
+  static String lastErrorLines(Path stderr) throws IOException {
+    List<String> lines =
+        Files.readAllLines(stderr, StandardCharsets.UTF_8).stream()
+            .filter(l -> !l.isBlank())
+            .filter(l -> !l.matches("^[IW]\\d{4} .*") && !l.startsWith("WARNING: All log messages"))
+            .toList();
+    if (lines.isEmpty()) {
+      return "no error output";
+    }
+    return String.join(" | ", lines.subList(Math.max(0, lines.size() - 5), lines.size()));
   }
 
   private static void print(BenchResult r, java.io.PrintStream out, boolean json) {

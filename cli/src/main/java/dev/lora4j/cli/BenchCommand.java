@@ -110,6 +110,29 @@ final class BenchCommand implements Callable<Integer> {
     for (String p : precisions) {
       CliParsing.precision(p);
     }
+    // Checked here, before any child JVM starts: the children would fail inside the graph.
+    int width = config.model.nEmbd();
+    for (int rank : ranks) {
+      if (rank < 1 || rank > width) {
+        throw new IllegalArgumentException(
+            "--rank must be between 1 and " + width + " (config " + config + "'s d), was " + rank);
+      }
+    }
+    int positions = config.model.nPositions();
+    for (int seqLen : seqLens == null ? List.of(config.seqLen) : seqLens) {
+      if (seqLen < 2 || seqLen > positions) {
+        throw new IllegalArgumentException(
+            "--seq-len must be between 2 and "
+                + positions
+                + " (config "
+                + config
+                + "'s positions), was "
+                + seqLen);
+      }
+    }
+    if (rounds < 1) {
+      throw new IllegalArgumentException("--rounds must be at least 1, was " + rounds);
+    }
     if (profile) {
       for (String mode : modes) {
         for (String p : precisions) {
