@@ -106,6 +106,21 @@ final class PretrainCommand implements Callable<Integer> {
       throw new IllegalArgumentException(
           "--model-type must be gpt2, llama, mistral or qwen2, was '" + modelType + "'");
     }
+    requirePositive("--layers", layers);
+    requirePositive("--hidden", hidden);
+    requirePositive("--heads", heads);
+    if (kvHeads != null) {
+      requirePositive("--kv-heads", kvHeads);
+    }
+    if (intermediate != null) {
+      requirePositive("--intermediate", intermediate);
+    }
+    requirePositive("--positions", positions);
+    requirePositive("--batch-size", batchSize);
+    if (kvHeads != null && heads % kvHeads != 0) {
+      throw new IllegalArgumentException(
+          "--heads (" + heads + ") must be a multiple of --kv-heads (" + kvHeads + ")");
+    }
     if (hidden % heads != 0) {
       throw new IllegalArgumentException(
           "--hidden (" + hidden + ") must be divisible by --heads (" + heads + ")");
@@ -157,5 +172,11 @@ final class PretrainCommand implements Callable<Integer> {
         Math.exp(report.finalValidationLoss()),
         out);
     return 0;
+  }
+
+  private static void requirePositive(String flag, int value) {
+    if (value < 1) {
+      throw new IllegalArgumentException(flag + " must be at least 1, was " + value);
+    }
   }
 }

@@ -103,4 +103,32 @@ class PretrainCommandTest {
             "300"));
     assertTrue(Files.exists(tmp.resolve("gpt2/model.safetensors")));
   }
+
+  @Test
+  void impossibleShapesAreNamedByTheirFlagBeforeAnythingIsBuilt() throws Exception {
+    Path data = text(tmp);
+    String[][] cases = {
+      {"--heads", "0", "--heads must be at least 1, was 0"},
+      {"--layers", "0", "--layers must be at least 1, was 0"},
+      {"--kv-heads", "4", "--heads (6) must be a multiple of --kv-heads (4)"},
+      {"--hidden", "100", "--hidden (100) must be divisible by --heads (6)"},
+    };
+    for (String[] c : cases) {
+      String[] r =
+          PlanCommandTest.capture(
+              () ->
+                  Lora4j.run(
+                      "pretrain",
+                      "--data",
+                      data.toString(),
+                      "--out",
+                      tmp.resolve("out").toString(),
+                      "--model-type",
+                      "llama", // --heads defaults to 6
+                      c[0],
+                      c[1]));
+      assertEquals("1", r[0], c[0] + ": " + r[1] + r[2]);
+      assertTrue(r[2].contains(c[2]), r[2]);
+    }
+  }
 }
