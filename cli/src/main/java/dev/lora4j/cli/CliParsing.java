@@ -28,4 +28,15 @@ final class CliParsing {
               "--schedule must be constant, linear or cosine, was '" + value + "'");
     };
   }
+
+  static dev.lora4j.dsl.LoraInit loraInit(String value) {
+    return switch (value.toLowerCase(Locale.ROOT)) {
+      case "kaiming", "kaiming_uniform", "kaiming-uniform" ->
+          dev.lora4j.dsl.LoraInit.KAIMING_UNIFORM;
+      case "gaussian" -> dev.lora4j.dsl.LoraInit.GAUSSIAN;
+      default ->
+          throw new IllegalArgumentException(
+              "--init must be kaiming or gaussian, was '" + value + "'");
+    };
+  }
 }

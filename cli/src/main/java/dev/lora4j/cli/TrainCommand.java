@@ -276,6 +276,7 @@ final class TrainCommand implements Callable<Integer> {
       throw new picocli.CommandLine.ParameterException(
           new picocli.CommandLine(this), "--betas takes two numbers, e.g. 0.9,0.999");
     }
+    CliParsing.loraInit(init); // flag mistakes before the data is read
     if (full && quantize.quantization().enabled()) {
       throw new picocli.CommandLine.ParameterException(
           new picocli.CommandLine(this),
@@ -311,9 +312,7 @@ final class TrainCommand implements Callable<Integer> {
                     alpha,
                     rsLora,
                     dropout,
-                    init.equals("gaussian")
-                        ? dev.lora4j.dsl.LoraInit.GAUSSIAN
-                        : dev.lora4j.dsl.LoraInit.KAIMING_UNIFORM,
+                    CliParsing.loraInit(init),
                     checkpoint.architecture().projections());
       }
       CompileOptions options =

@@ -201,6 +201,30 @@ class TrainCommandTest {
   }
 
   @Test
+  void anUnknownInitIsRefusedNotReplacedByTheDefault() throws Exception {
+    Path dir = LogitsCommandTest.conformance("gpt2-tiny");
+    String[] r =
+        PlanCommandTest.capture(
+            () ->
+                Lora4j.run(
+                    "train",
+                    "--model",
+                    dir.toString(),
+                    "--data",
+                    "missing.txt",
+                    "--out",
+                    tmp.resolve("run").toString(),
+                    "--target",
+                    "c_attn",
+                    "--steps",
+                    "1",
+                    "--init",
+                    "xavier"));
+    assertEquals("1", r[0], r[1] + r[2]);
+    assertTrue(r[2].contains("--init must be kaiming or gaussian, was 'xavier'"), r[2]);
+  }
+
+  @Test
   void aSliceAdapterTrainedFurtherStaysASliceAdapter() throws Exception {
     Path dir = LogitsCommandTest.conformance("gpt2-tiny");
     Path data = tokenizedRows(dir, tmp);
