@@ -24,6 +24,34 @@ class PretrainCommandTest {
     return file;
   }
 
+  /** A 1-layer, d 32, 32-position base with a 300-token BPE vocabulary; returns the exit code. */
+  static int pretrainTiny(Path data, Path out, String modelType, int steps) {
+    return Lora4j.run(
+        "pretrain",
+        "--data",
+        data.toString(),
+        "--out",
+        out.toString(),
+        "--model-type",
+        modelType,
+        "--layers",
+        "1",
+        "--hidden",
+        "32",
+        "--heads",
+        "2",
+        "--positions",
+        "32",
+        "--seq-len",
+        "32",
+        "--vocab-size",
+        "300",
+        "--steps",
+        String.valueOf(steps),
+        "--batch-size",
+        "4");
+  }
+
   @Test
   void pretrainedGpt2AndLlamaCheckpointsWorkWithEvalAndGenerate() throws Exception {
     Path data = text(tmp);
@@ -32,32 +60,7 @@ class PretrainCommandTest {
     Files.writeString(stale.resolve("model.safetensors"), "half written");
     for (String type : new String[] {"gpt2", "llama"}) {
       Path out = tmp.resolve(type);
-      assertEquals(
-          0,
-          Lora4j.run(
-              "pretrain",
-              "--data",
-              data.toString(),
-              "--out",
-              out.toString(),
-              "--model-type",
-              type,
-              "--layers",
-              "1",
-              "--hidden",
-              "32",
-              "--heads",
-              "2",
-              "--positions",
-              "32",
-              "--seq-len",
-              "32",
-              "--vocab-size",
-              "300",
-              "--steps",
-              "4",
-              "--batch-size",
-              "4"));
+      assertEquals(0, pretrainTiny(data, out, type, 4));
       for (String file :
           new String[] {"config.json", "model.safetensors", "vocab.json", "merges.txt"}) {
         assertTrue(Files.exists(out.resolve(file)), type + " " + file);

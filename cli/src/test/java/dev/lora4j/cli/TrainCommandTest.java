@@ -133,29 +133,7 @@ class TrainCommandTest {
     // A tiny base with a tokenizer, as `pretrain` writes it.
     Path base = tmp.resolve("base");
     assertEquals(
-        0,
-        Lora4j.run(
-            "pretrain",
-            "--data",
-            PretrainCommandTest.text(tmp).toString(),
-            "--out",
-            base.toString(),
-            "--layers",
-            "1",
-            "--hidden",
-            "32",
-            "--heads",
-            "2",
-            "--positions",
-            "32",
-            "--seq-len",
-            "32",
-            "--vocab-size",
-            "300",
-            "--steps",
-            "1",
-            "--batch-size",
-            "4"));
+        0, PretrainCommandTest.pretrainTiny(PretrainCommandTest.text(tmp), base, "gpt2", 1));
     List<String> lines = new ArrayList<>();
     for (int i = 0; i < 40; i++) {
       lines.add(

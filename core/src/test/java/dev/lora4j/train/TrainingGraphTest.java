@@ -58,6 +58,18 @@ class TrainingGraphTest {
     return model;
   }
 
+  /** AdamW (lr 1e-2, decay 0.1) at a constant rate over 5 steps, clipped at norm 1. */
+  private static TrainingGraph adamW(CompiledModel model, int accumulation) {
+    return new TrainingGraph(
+        model,
+        model.trainableVariables(),
+        OptimizerConfig.adamW(1e-2, 0.1),
+        ScheduleConfig.constant(),
+        5,
+        1.0,
+        accumulation);
+  }
+
   private static float[][] mask(int rows, int cols, float value) {
     float[][] m = new float[rows][cols];
     for (float[] r : m) {
@@ -79,15 +91,7 @@ class TrainingGraphTest {
     int positions = llama.config().maxPositions();
     int[][] tooLong = new int[2][positions + 1];
     try (CompiledModel model = compile()) {
-      TrainingGraph g =
-          new TrainingGraph(
-              model,
-              model.trainableVariables(),
-              OptimizerConfig.adamW(1e-2, 0.1),
-              ScheduleConfig.constant(),
-              5,
-              1.0,
-              1);
+      TrainingGraph g = adamW(model, 1);
       List<float[]> before = params(model);
       String m =
           assertThrows(
@@ -118,29 +122,13 @@ class TrainingGraphTest {
     float onceLoss;
     float accumulatedLoss;
     try (CompiledModel model = compile()) {
-      TrainingGraph g =
-          new TrainingGraph(
-              model,
-              model.trainableVariables(),
-              OptimizerConfig.adamW(1e-2, 0.1),
-              ScheduleConfig.constant(),
-              5,
-              1.0,
-              1);
+      TrainingGraph g = adamW(model, 1);
       onceLoss = g.step(List.<int[][]>of(batch), List.<float[][]>of(partialMask), 0).loss();
       g.step(List.<int[][]>of(batch), List.<float[][]>of(partialMask), 0);
       once = params(model);
     }
     try (CompiledModel model = compile()) {
-      TrainingGraph g =
-          new TrainingGraph(
-              model,
-              model.trainableVariables(),
-              OptimizerConfig.adamW(1e-2, 0.1),
-              ScheduleConfig.constant(),
-              5,
-              1.0,
-              2);
+      TrainingGraph g = adamW(model, 2);
       List<int[][]> micro =
           List.of(Arrays.copyOfRange(batch, 0, 2), Arrays.copyOfRange(batch, 2, 4));
       List<float[][]> masks =
