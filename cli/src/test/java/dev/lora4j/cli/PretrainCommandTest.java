@@ -82,28 +82,7 @@ class PretrainCommandTest {
     }
     assertTrue(Files.notExists(stale), "the next run removes the interrupted run's leftovers");
     // The same --out again is refused (nothing is lost) unless --force.
-    assertEquals(
-        1,
-        Lora4j.run(
-            "pretrain",
-            "--data",
-            data.toString(),
-            "--out",
-            tmp.resolve("gpt2").toString(),
-            "--steps",
-            "2",
-            "--layers",
-            "1",
-            "--hidden",
-            "32",
-            "--heads",
-            "2",
-            "--positions",
-            "32",
-            "--seq-len",
-            "32",
-            "--vocab-size",
-            "300"));
+    assertEquals(1, pretrainTiny(data, tmp.resolve("gpt2"), "gpt2", 2));
     assertTrue(Files.exists(tmp.resolve("gpt2/model.safetensors")));
   }
 
