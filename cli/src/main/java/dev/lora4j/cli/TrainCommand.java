@@ -286,20 +286,8 @@ final class TrainCommand implements Callable<Integer> {
     }
     try (RunDirectory run = RunDirectory.open(out, resume);
         Checkpoint checkpoint = Checkpoint.open(model)) {
-      // Pre-tokenized data needs no tokenizer; checkpoints without tokenizer files still train on
-      // it.
+      // What the model cannot take is refused before the data is read.
       checkpoint.config().requireSeqLenFits(seqLen);
-      Tokenizer tokenizer = Tokenizer.forCheckpointIfPresent(model);
-      DataOptions dataOptions = dataFiles.dataOptions(seqLen, validationSplit, seed);
-      SequenceDataset dataset =
-          SequenceDataset.load(data, dataOptions, tokenizer, checkpoint.config().vocabSize());
-      long totalSteps =
-          steps != null
-              ? steps
-              : (long)
-                  Math.ceil(epochs * dataset.train().size() / (double) (batchSize * gradAccum));
-      TrainConfig config = trainConfig(totalSteps);
-      config.validate();
       PeftAdapter start = initAdapter == null ? null : PeftAdapter.load(initAdapter);
       List<LoraModuleSpec> specs = List.of();
       if (!full) {
@@ -314,7 +302,21 @@ final class TrainCommand implements Callable<Integer> {
                     dropout,
                     CliParsing.loraInit(init),
                     checkpoint.architecture().projections());
+        ModelCompiler.validate(checkpoint.architecture(), specs);
       }
+      // Pre-tokenized data needs no tokenizer; checkpoints without tokenizer files still train on
+      // it.
+      Tokenizer tokenizer = Tokenizer.forCheckpointIfPresent(model);
+      DataOptions dataOptions = dataFiles.dataOptions(seqLen, validationSplit, seed);
+      SequenceDataset dataset =
+          SequenceDataset.load(data, dataOptions, tokenizer, checkpoint.config().vocabSize());
+      long totalSteps =
+          steps != null
+              ? steps
+              : (long)
+                  Math.ceil(epochs * dataset.train().size() / (double) (batchSize * gradAccum));
+      TrainConfig config = trainConfig(totalSteps);
+      config.validate();
       CompileOptions options =
           CompileOptions.defaults()
               .withDevice(device)

@@ -200,6 +200,34 @@ class TrainCommandTest {
                     "xavier"));
     assertEquals("1", r[0], r[1] + r[2]);
     assertTrue(r[2].contains("--init must be kaiming or gaussian, was 'xavier'"), r[2]);
+    // A target or rank the model cannot take is refused before the (missing) data is read.
+    for (String[] c :
+        new String[][] {
+          {"--target", "q_proj", "matches no projection of this model"},
+          {"--rank", "100", "rank must be between 1 and 48 for transformer.h.0.attn.c_attn"},
+        }) {
+      List<String> args =
+          new ArrayList<>(
+              List.of(
+                  "train",
+                  "--model",
+                  dir.toString(),
+                  "--data",
+                  "missing.txt",
+                  "--out",
+                  tmp.resolve("run2").toString(),
+                  "--steps",
+                  "1",
+                  "--seq-len",
+                  "32"));
+      if (!c[0].equals("--target")) {
+        args.addAll(List.of("--target", "c_attn"));
+      }
+      args.addAll(List.of(c[0], c[1]));
+      String[] e = PlanCommandTest.capture(() -> Lora4j.run(args.toArray(String[]::new)));
+      assertEquals("1", e[0], e[1] + e[2]);
+      assertTrue(e[2].contains(c[2]) && !e[2].contains("missing.txt"), e[2]);
+    }
   }
 
   @Test

@@ -138,7 +138,11 @@ public final class PlanRunner {
       Tokenizer tokenizer = Tokenizer.forCheckpointIfPresent(base);
       TrainingPlan t = plan.getTraining();
       DataPlan d = plan.getData();
+      // What the base cannot take is refused before the data is read.
       checkpoint.config().requireSeqLenFits(d.getSeqLen());
+      List<LoraModuleSpec> specs =
+          LoraTargets.fromPlan(plan, checkpoint.architecture().projections());
+      ModelCompiler.validate(checkpoint.architecture(), specs);
       SequenceDataset dataset =
           SequenceDataset.load(
               List.of(Path.of(d.getTrain())),
@@ -155,8 +159,6 @@ public final class PlanRunner {
                     checkpoint.config().vocabSize())
                 .train();
       }
-      List<LoraModuleSpec> specs =
-          LoraTargets.fromPlan(plan, checkpoint.architecture().projections());
       CompileOptions options =
           CompileOptions.defaults()
               .withSeed(t.getSeed())

@@ -38,4 +38,21 @@ class PlanRunnerErrorsTest {
         m.contains("seq_len 65 is longer than this gpt2 model's 64 positions (n_positions"), m);
     assertFalse(Files.exists(out.resolve("checkpoints")), "nothing written for a refused plan");
   }
+
+  @Test
+  void aTargetThatMatchesNothingIsRefusedBeforeTheDataIsRead() {
+    Path base = Conformance.dir("gpt2-tiny");
+    LoraPlan plan =
+        LoraPlan.builder(base.toString())
+            .target("q_proj")
+            .training(TrainingPlan.builder().maxSteps(1).build())
+            .data(DataPlan.builder(tmp.resolve("missing.txt").toString()).seqLen(32).build())
+            .build();
+    String m =
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> PlanRunner.run(plan, tmp.resolve("run"), false, List.of()))
+            .getMessage();
+    assertTrue(m.contains("matches no projection of this model"), m);
+  }
 }
