@@ -359,6 +359,37 @@ public final class CompiledModel implements AutoCloseable {
   }
 
   /**
+   * The mean next-token loss of a batch weighted by a [B, T-1] loss mask (position t scores the
+   * prediction of id t+1), no dropout.
+   */
+  public float loss(int[][] ids, float[][] mask) {
+    int[] shape = checkInputs(ids);
+    if (mask.length != shape[0] || mask[0].length != shape[1] - 1) {
+      throw new IllegalArgumentException(
+          "the loss mask must be [batch, time - 1] = ["
+              + shape[0]
+              + ", "
+              + (shape[1] - 1)
+              + "], was ["
+              + mask.length
+              + ", "
+              + mask[0].length
+              + "]");
+    }
+    try (TInt32 input = idsTensor(ids);
+        TFloat32 maskInput = maskTensor(mask);
+        Result result =
+            session
+                .runner()
+                .feed(inputIds, input)
+                .feed(loss.mask(), maskInput)
+                .fetch(loss.value())
+                .run()) {
+      return ((TFloat32) result.get(0)).getFloat();
+    }
+  }
+
+  /**
    * Validates a batch of token ids against the model.
    *
    * @return {batch, time}
@@ -416,6 +447,19 @@ public final class CompiledModel implements AutoCloseable {
     }
     TInt32 tensor = TInt32.tensorOf(Shape.of(ids.length, time));
     tensor.asRawTensor().data().asInts().write(flat);
+    return tensor;
+  }
+
+  /** A [B, T-1] loss-mask tensor from its rows. */
+  public static TFloat32 maskTensor(float[][] mask) {
+    int rows = mask.length;
+    int cols = mask[0].length;
+    float[] flat = new float[rows * cols];
+    for (int b = 0; b < rows; b++) {
+      System.arraycopy(mask[b], 0, flat, b * cols, cols);
+    }
+    TFloat32 tensor = TFloat32.tensorOf(Shape.of(rows, cols));
+    tensor.asRawTensor().data().asFloats().write(flat);
     return tensor;
   }
 

@@ -451,7 +451,7 @@ public final class TrainingGraph {
       Operand<?>... extra) {
     model.checkInputs(batchIds); // a clear error for rows the model cannot take, not a graph error
     try (TInt32 ids = CompiledModel.idsTensor(batchIds);
-        TFloat32 mask = maskTensor(batchMask);
+        TFloat32 mask = CompiledModel.maskTensor(batchMask);
         TBool training = TBool.scalarOf(true);
         TInt64 seed = TInt64.vectorOf(dropoutSeed, counter)) {
       var runner =
@@ -480,19 +480,6 @@ public final class TrainingGraph {
       stepCount++;
     }
     return new StepResult(stepCount, loss, norm, coef, lr);
-  }
-
-  /** [B, T-1] loss-mask tensor; null means every position is scored. */
-  static TFloat32 maskTensor(float[][] mask) {
-    int rows = mask.length;
-    int cols = mask[0].length;
-    float[] flat = new float[rows * cols];
-    for (int b = 0; b < rows; b++) {
-      System.arraycopy(mask[b], 0, flat, b * cols, cols);
-    }
-    TFloat32 t = TFloat32.tensorOf(Shape.of(rows, cols));
-    t.asRawTensor().data().asFloats().write(flat);
-    return t;
   }
 
   public CompiledModel model() {
