@@ -43,16 +43,12 @@ final class DataFileOptions {
 
   /** These flags with the run's sequence length, validation share and seed; prompts masked. */
   DataOptions dataOptions(int seqLen, double validationSplit, long seed) {
-    return new DataOptions(
-        format == null ? null : format(format),
-        textField,
-        promptField,
-        completionField,
-        seqLen,
-        validationSplit,
-        seed,
-        true,
-        documentSeparator == null ? null : documentSeparator.replace("\\n", "\n"));
+    return DataOptions.defaults(seqLen)
+        .withFormat(format == null ? null : format(format))
+        .withFields(textField, promptField, completionField)
+        .withValidation(validationSplit, seed)
+        .withDocumentSeparator(
+            documentSeparator == null ? null : documentSeparator.replace("\\n", "\n"));
   }
 
   private static DataFormat format(String name) {

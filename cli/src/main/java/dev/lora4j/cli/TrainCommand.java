@@ -10,6 +10,7 @@ import dev.lora4j.data.BatchIterator;
 import dev.lora4j.data.DataOptions;
 import dev.lora4j.data.SequenceDataset;
 import dev.lora4j.data.Tokenizer;
+import dev.lora4j.dsl.LoraInit;
 import dev.lora4j.io.CheckpointException;
 import dev.lora4j.model.Checkpoint;
 import dev.lora4j.train.OptimizerConfig;
@@ -276,7 +277,7 @@ final class TrainCommand implements Callable<Integer> {
       throw new picocli.CommandLine.ParameterException(
           new picocli.CommandLine(this), "--betas takes two numbers, e.g. 0.9,0.999");
     }
-    CliParsing.loraInit(init); // flag mistakes before the data is read
+    LoraInit loraInit = CliParsing.loraInit(init); // flag mistakes before the data is read
     if (full && quantize.quantization().enabled()) {
       throw new picocli.CommandLine.ParameterException(
           new picocli.CommandLine(this),
@@ -300,7 +301,7 @@ final class TrainCommand implements Callable<Integer> {
                     alpha,
                     rsLora,
                     dropout,
-                    CliParsing.loraInit(init),
+                    loraInit,
                     checkpoint.architecture().projections());
         ModelCompiler.validate(checkpoint.architecture(), specs);
       }
