@@ -64,7 +64,7 @@ public final class BenchMode {
         .withTrainableBase(mode.equals("full"));
   }
 
-  /** The adapters of a mode: LoRA on c_attn[q,v] for "lora", none otherwise. */
+  /** The adapters of a mode: LoRA on the query and value projections for "lora", none otherwise. */
   static List<LoraModuleSpec> specs(String mode, Checkpoint checkpoint, int rank) {
     return mode.equals("lora") ? qvSpecs(checkpoint.architecture().projections(), rank) : List.of();
   }
@@ -85,11 +85,14 @@ public final class BenchMode {
         1);
   }
 
-  /** LoRA r 8, alpha 16 on the q and v slices of every c_attn (the LoRA paper's GPT-2 setup). */
+  /**
+   * LoRA r, alpha 2r on the q and v slices of every GPT-2 c_attn, or on every Llama q_proj and
+   * v_proj (the LoRA paper's setup; {@link BenchConfig#queryValue}).
+   */
   public static List<LoraModuleSpec> qvSpecs(List<Projection> projections, int rank) {
     List<LoraModuleSpec> specs = new ArrayList<>();
     for (Projection p : projections) {
-      if (p.name().endsWith("attn.c_attn")) {
+      if (BenchConfig.queryValue(p)) {
         specs.add(
             new LoraModuleSpec(
                 p.name(),
@@ -98,7 +101,7 @@ public final class BenchMode {
                 2.0,
                 0,
                 dev.lora4j.dsl.LoraInit.KAIMING_UNIFORM,
-                List.of("q", "v")));
+                p.slices().isEmpty() ? List.of() : List.of("q", "v")));
       }
     }
     return specs;
@@ -144,7 +147,7 @@ public final class BenchMode {
           trainable = 0;
           step = () -> model.loss(ids);
         } else if (mode.equals("merged")) {
-          // The same forward pass after merging a rank-8 adapter on every c_attn into the base.
+          // The same forward pass after merging a rank-8 adapter on the attention projections.
           trainable = 0;
           dev.lora4j.adapter.Merger.mergeInto(
               model, randomAdapter(checkpoint, cacheDir, rank, 1), +1);
@@ -186,18 +189,29 @@ public final class BenchMode {
     }
   }
 
-  /** A random whole-c_attn adapter of the given rank, written once as a PEFT directory. */
+  /**
+   * A random adapter of the given rank on every whole c_attn (GPT-2) or q_proj and v_proj (Llama),
+   * written once as a PEFT directory.
+   */
   static dev.lora4j.adapter.PeftAdapter randomAdapter(
       Checkpoint checkpoint, Path cacheDir, int rank, int seed) {
     Path dir =
-        cacheDir.resolve("adapter-" + checkpoint.config().hiddenSize() + "-r" + rank + "-" + seed);
+        cacheDir.resolve(
+            "adapter-"
+                + checkpoint.config().modelType()
+                + "-"
+                + checkpoint.config().hiddenSize()
+                + "-r"
+                + rank
+                + "-"
+                + seed);
     if (!Files.isRegularFile(dir.resolve(dev.lora4j.adapter.PeftAdapter.CONFIG_FILE))) {
       java.util.Map<String, dev.lora4j.adapter.LoraFactors> factors =
           new java.util.LinkedHashMap<>();
       java.util.Map<String, Double> scales = new java.util.LinkedHashMap<>();
       SplittableRandom random = new SplittableRandom(seed);
       for (Projection p : checkpoint.architecture().projections()) {
-        if (p.name().endsWith("attn.c_attn")) {
+        if (BenchConfig.queryValue(p)) {
           float[] a = new float[rank * p.in()];
           float[] b = new float[p.out() * rank];
           for (int i = 0; i < a.length; i++) {
@@ -211,7 +225,9 @@ public final class BenchMode {
           scales.put(p.name(), 2.0);
         }
       }
-      dev.lora4j.adapter.PeftAdapter.write(dir, factors, scales, false, true, 0, "bench");
+      boolean fanInFanOut =
+          checkpoint.architecture().projections().get(0).layout() == Projection.Layout.CONV1D;
+      dev.lora4j.adapter.PeftAdapter.write(dir, factors, scales, false, fanInFanOut, 0, "bench");
     }
     return dev.lora4j.adapter.PeftAdapter.load(dir);
   }

@@ -1,7 +1,7 @@
 package dev.lora4j.bench;
 
 import dev.lora4j.compile.CompileOptions;
-import dev.lora4j.model.Gpt2Config;
+import dev.lora4j.model.Projection;
 import java.util.Arrays;
 import java.util.List;
 import org.tensorflow.Graph;
@@ -21,13 +21,21 @@ import org.tensorflow.types.family.TFloating;
 public final class MatmulPeak {
   private MatmulPeak() {}
 
-  /** [m, k] x [k, n] shapes: the MLP's c_fc, the head on the scored rows, and a square 1024. */
+  /**
+   * [m, k] x [k, n] shapes: the widest projection (the MLP's up projection), the head on the scored
+   * rows, and a square 1024.
+   */
   static List<int[]> shapes(BenchConfig config, int seqLen) {
-    Gpt2Config m = config.model;
     int rows = config.batch * seqLen;
+    Projection widest =
+        config.projections().stream()
+            .max(java.util.Comparator.comparingLong(p -> (long) p.in() * p.out()))
+            .orElseThrow();
     return List.of(
-        new int[] {rows, m.nEmbd(), m.nInner()},
-        new int[] {config.batch * (seqLen - 1), m.nEmbd(), m.vocabSize()},
+        new int[] {rows, widest.in(), widest.out()},
+        new int[] {
+          config.batch * (seqLen - 1), config.model.hiddenSize(), config.model.vocabSize()
+        },
         new int[] {1024, 1024, 1024});
   }
 
@@ -82,13 +90,18 @@ public final class MatmulPeak {
    * weight gradients).
    */
   public static double stepFlops(BenchConfig config, int seqLen, String mode) {
-    Gpt2Config m = config.model;
     double tokens = (double) config.batch * seqLen;
-    double d = m.nEmbd();
-    double perLayerWeights = d * 3 * d + d * d + 2 * d * m.nInner();
-    double projections = 2 * tokens * perLayerWeights * m.nLayer();
-    double head = 2.0 * config.batch * (seqLen - 1) * d * m.vocabSize();
-    double attention = m.nLayer() * 2 * (2.0 * config.batch * seqLen * seqLen * d);
+    double weights = 0;
+    for (Projection p : config.projections()) {
+      weights += (double) p.in() * p.out();
+    }
+    double projections = 2 * tokens * weights;
+    double head =
+        2.0 * config.batch * (seqLen - 1) * config.model.hiddenSize() * config.model.vocabSize();
+    double attention =
+        config.model.numLayers()
+            * 2
+            * (2.0 * config.batch * seqLen * seqLen * config.attentionWidth());
     double forward = projections + head + attention;
     return switch (mode) {
       case "forward", "merged" -> forward;

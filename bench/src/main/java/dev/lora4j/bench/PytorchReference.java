@@ -1,6 +1,6 @@
 package dev.lora4j.bench;
 
-import dev.lora4j.model.Gpt2Config;
+import dev.lora4j.model.RandomCheckpoint;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -34,23 +34,20 @@ public final class PytorchReference {
       String python, BenchConfig config, String mode, int seqLen, int rank)
       throws IOException, InterruptedException {
     Path script = Files.createTempFile("lora4j-", "-" + SCRIPT);
+    Path configJson = Files.createTempFile("lora4j-", "-config.json");
     try (InputStream in = PytorchReference.class.getResourceAsStream(SCRIPT)) {
       Files.copy(in, script, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     }
     try {
-      Gpt2Config m = config.model;
+      // The peer builds its model from the same config.json the lora4j modes load.
+      Files.writeString(configJson, RandomCheckpoint.configJson(config.model));
       List<String> command =
           new ArrayList<>(
               List.of(
                   python,
                   script.toString(),
                   mode,
-                  String.valueOf(m.vocabSize()),
-                  String.valueOf(m.nPositions()),
-                  String.valueOf(m.nEmbd()),
-                  String.valueOf(m.nLayer()),
-                  String.valueOf(m.nHead()),
-                  String.valueOf(m.nInner()),
+                  configJson.toString(),
                   String.valueOf(seqLen),
                   String.valueOf(config.batch),
                   String.valueOf(rank),
@@ -73,6 +70,7 @@ public final class PytorchReference {
           MatmulPeak.stepFlops(config, seqLen, mode) / (r.stepMsMedian() / 1000) / 1e9);
     } finally {
       Files.deleteIfExists(script);
+      Files.deleteIfExists(configJson);
     }
   }
 

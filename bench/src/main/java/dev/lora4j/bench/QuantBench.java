@@ -141,12 +141,10 @@ public final class QuantBench {
       BenchConfig config, List<Map<String, String>> rows, PrintStream out) {
     out.printf(
         Locale.ROOT,
-        "frozen base storage, config %s (%d layers, d %d, vocab %d; LoRA r 8 on c_attn[q,v],"
+        "frozen base storage, config %s (%s; LoRA r 8 on the query and value projections,"
             + " seq %d, batch %d, AdamW)%n",
         config.name(),
-        config.model.nLayer(),
-        config.model.nEmbd(),
-        config.model.vocabSize(),
+        config.describe(),
         config.seqLen,
         config.batch);
     out.printf(

@@ -1,13 +1,15 @@
 """The PyTorch peer of `lora4j bench`, measured in the same run.
 
-A GPT-2-layout model (learned positions, pre-LN blocks, fused c_attn, gelu_new, tied head) in plain
-PyTorch with LoRA on the q and v slices of every c_attn (out = base(x) + scale * B(A(x)), B zero
-at start, base frozen), AdamW, one fixed random batch, the threads lora4j uses. Prints one JSON
-line with the fields of lora4j's BenchResult, so the runner can print ratios. One mode per process,
-so peak RSS is the mode's own.
+The model of the bench config's config.json in plain PyTorch: GPT-2's layout (learned positions,
+pre-LN blocks, fused c_attn, gelu_new, tied head) with LoRA on the q and v slices of every c_attn,
+or the Llama layout (RMSNorm, rotary positions, grouped-query attention, SiLU-gated MLP, no biases,
+tied head, as Hugging Face's LlamaModel computes it) with LoRA on every q_proj and v_proj. LoRA is
+out = base(x) + scale * B(A(x)), B zero at start, base frozen; AdamW, one fixed random batch, the
+threads lora4j uses. Prints one JSON line with the fields of lora4j's BenchResult, so the runner
+can print ratios. One mode per process, so peak RSS is the mode's own.
 
-usage: python3 pytorch_reference.py MODE VOCAB POSITIONS D LAYERS HEADS INNER SEQ BATCH RANK STEPS
-THREADS (MODE: forward, full or lora)
+usage: python3 pytorch_reference.py MODE CONFIG_JSON SEQ BATCH RANK STEPS THREADS
+(MODE: forward, full or lora)
 """
 
 import json
@@ -81,14 +83,125 @@ class Gpt2(torch.nn.Module):
         )
 
 
+
+class Lora(torch.nn.Module):
+    """scale * B(A(x)) beside a frozen projection (PEFT's init: A kaiming-uniform, B zero)."""
+
+    def __init__(self, d_in, d_out, rank):
+        super().__init__()
+        self.lora_a = torch.nn.Parameter(torch.empty(rank, d_in))
+        self.lora_b = torch.nn.Parameter(torch.zeros(d_out, rank))
+        torch.nn.init.kaiming_uniform_(self.lora_a, a=math.sqrt(5))
+        self.scale = 2.0  # alpha 2r / r
+
+    def forward(self, x):
+        return (x @ self.lora_a.t() @ self.lora_b.t()) * self.scale
+
+
+class RmsNorm(torch.nn.Module):
+    def __init__(self, d, eps):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(d))
+        self.eps = eps
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+def rotate(x, cos, sin):
+    half = x.shape[-1] // 2
+    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+    return x * cos + rotated * sin
+
+
+class LlamaBlock(torch.nn.Module):
+    def __init__(self, c, rank):
+        super().__init__()
+        d, inner = c["hidden_size"], c["intermediate_size"]
+        self.heads = c["num_attention_heads"]
+        self.kv_heads = c.get("num_key_value_heads", self.heads)
+        self.hd = c.get("head_dim", d // self.heads)
+        eps = c.get("rms_norm_eps", 1e-6)
+        self.input_layernorm = RmsNorm(d, eps)
+        self.q_proj = torch.nn.Linear(d, self.heads * self.hd, bias=False)
+        self.k_proj = torch.nn.Linear(d, self.kv_heads * self.hd, bias=False)
+        self.v_proj = torch.nn.Linear(d, self.kv_heads * self.hd, bias=False)
+        self.o_proj = torch.nn.Linear(self.heads * self.hd, d, bias=False)
+        self.post_attention_layernorm = RmsNorm(d, eps)
+        self.gate_proj = torch.nn.Linear(d, inner, bias=False)
+        self.up_proj = torch.nn.Linear(d, inner, bias=False)
+        self.down_proj = torch.nn.Linear(inner, d, bias=False)
+        self.lora_q = Lora(d, self.heads * self.hd, rank) if rank else None
+        self.lora_v = Lora(d, self.kv_heads * self.hd, rank) if rank else None
+
+    def forward(self, h, mask, cos, sin):
+        b, t, _ = h.shape
+        a = self.input_layernorm(h)
+        q, k, v = self.q_proj(a), self.k_proj(a), self.v_proj(a)
+        if self.lora_q is not None:
+            q = q + self.lora_q(a)
+            v = v + self.lora_v(a)
+        q = q.view(b, t, self.heads, self.hd).transpose(1, 2)
+        k = k.view(b, t, self.kv_heads, self.hd).transpose(1, 2)
+        v = v.view(b, t, self.kv_heads, self.hd).transpose(1, 2)
+        q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+        group = self.heads // self.kv_heads
+        k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
+        scores = (q @ k.transpose(-2, -1)) / math.sqrt(self.hd) + mask
+        attended = (scores.softmax(-1) @ v).transpose(1, 2).reshape(b, t, -1)
+        h = h + self.o_proj(attended)
+        m = self.post_attention_layernorm(h)
+        return h + self.down_proj(F.silu(self.gate_proj(m)) * self.up_proj(m))
+
+
+class Llama(torch.nn.Module):
+    def __init__(self, c, rank):
+        super().__init__()
+        self.embed_tokens = torch.nn.Embedding(c["vocab_size"], c["hidden_size"])
+        self.layers = torch.nn.ModuleList(
+            [LlamaBlock(c, rank) for _ in range(c["num_hidden_layers"])]
+        )
+        self.norm = RmsNorm(c["hidden_size"], c.get("rms_norm_eps", 1e-6))
+        self.hd = self.layers[0].hd
+        self.theta = c.get("rope_theta", 10000.0)
+
+    def loss(self, ids):
+        t = ids.shape[1]
+        mask = torch.full((t, t), -1e9).triu(1)
+        inv_freq = 1.0 / self.theta ** (torch.arange(0, self.hd, 2).float() / self.hd)
+        freqs = torch.outer(torch.arange(t).float(), inv_freq)
+        angles = torch.cat((freqs, freqs), dim=-1)
+        cos, sin = angles.cos(), angles.sin()
+        h = self.embed_tokens(ids)
+        for layer in self.layers:
+            h = layer(h, mask, cos, sin)
+        logits = self.norm(h) @ self.embed_tokens.weight.t()  # tied head
+        return F.cross_entropy(
+            logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1)
+        )
+
+
 def main():
     mode = sys.argv[1]
-    vocab, positions, d, layers, heads, inner, seq, batch, rank, steps, threads = map(
-        int, sys.argv[2:13]
-    )
+    with open(sys.argv[2]) as f:
+        config = json.load(f)
+    seq, batch, rank, steps, threads = map(int, sys.argv[3:8])
     torch.manual_seed(7)
     torch.set_num_threads(threads)
-    model = Gpt2(vocab, positions, d, layers, heads, inner, rank if mode == "lora" else 0)
+    lora_rank = rank if mode == "lora" else 0
+    vocab = config["vocab_size"]
+    if config["model_type"] == "gpt2":
+        model = Gpt2(
+            vocab,
+            config["n_positions"],
+            config["n_embd"],
+            config["n_layer"],
+            config["n_head"],
+            config.get("n_inner") or 4 * config["n_embd"],
+            lora_rank,
+        )
+    else:
+        model = Llama(config, lora_rank)
     for name, p in model.named_parameters():
         if "lora" not in name and p.dim() == 2:
             torch.nn.init.normal_(p, std=0.02)

@@ -43,6 +43,27 @@ class BenchReportTest {
   }
 
   @Test
+  void stepFlopsAndAdaptersOfTheLlamaConfigFollowItsOwnProjections() {
+    // S, seq 128, batch 4: 30 layers of q 576x576, k and v 576x192 (3 kv heads of 64), o 576x576,
+    // gate and up 576x1536, down 1536x576; the tied head over 4 x 127 rows; attention over 9 x 64.
+    double perLayer = 2 * 576 * 576 + 2 * 576 * 192 + 3 * 576 * 1536;
+    double forward =
+        2.0 * 512 * perLayer * 30 + 2.0 * 508 * 576 * 49152 + 30 * 2 * (2.0 * 4 * 128 * 128 * 576);
+    assertEquals(forward, MatmulPeak.stepFlops(BenchConfig.S, 128, "forward"), 1);
+    assertEquals(2 * forward, MatmulPeak.stepFlops(BenchConfig.S, 128, "lora"), 1);
+    assertEquals(192, BenchConfig.S.maxRank()); // v_proj's out
+    assertEquals(256, BenchConfig.A.maxRank()); // a c_attn slice's out
+    var specs = BenchMode.qvSpecs(BenchConfig.S.projections(), 8);
+    assertEquals(60, specs.size());
+    assertEquals("model.layers.0.self_attn.q_proj", specs.get(0).module());
+    assertEquals("model.layers.0.self_attn.v_proj", specs.get(1).module());
+    assertTrue(specs.stream().noneMatch(s -> s.sliced()));
+    var gpt2 = BenchMode.qvSpecs(BenchConfig.A.projections(), 8);
+    assertEquals(4, gpt2.size());
+    assertEquals(List.of("q", "v"), gpt2.get(0).slices());
+  }
+
+  @Test
   void jsonLinesRoundTripWithAndWithoutOptionalFields() {
     BenchResult r = result("A", "lora", "bf16", 123.45, 650);
     assertEquals(r.toJson(), BenchResult.fromJson(r.toJson()).toJson());

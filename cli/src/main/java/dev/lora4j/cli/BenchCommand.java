@@ -13,16 +13,18 @@ import picocli.CommandLine.Option;
     name = "bench",
     mixinStandardHelpOptions = true,
     description = {
-      "Benchmarks forward passes, full fine-tuning and LoRA steps on a GPT-2-layout model with"
-          + " random weights, each mode in its own JVM, and prints one line per mode and the"
-          + " ratios measured in this run. Configs match the PyTorch reference: A (4 layers, d 256,"
-          + " vocab 5000, seq 128, batch 8) and B (GPT-2 small, seq 128, batch 4)."
+      "Benchmarks forward passes, full fine-tuning and LoRA steps on a model with random weights,"
+          + " each mode in its own JVM, and prints one line per mode and the ratios measured in"
+          + " this run. A and B match the PyTorch reference's GPT-2 layouts: A (4 layers, d 256,"
+          + " vocab 5000, seq 128, batch 8) and B (GPT-2 small, seq 128, batch 4); S is the Llama"
+          + " layout at SmolLM-135M's shape (30 layers, d 576, 9 query and 3 key/value heads, vocab"
+          + " 49152, seq 128, batch 4)."
     })
 final class BenchCommand implements Callable<Integer> {
   @Option(
       names = "--config",
       defaultValue = "A",
-      description = "A or B. Default: ${DEFAULT-VALUE}.")
+      description = "A, B (GPT-2 layout) or S (Llama layout). Default: ${DEFAULT-VALUE}.")
   BenchConfig config;
 
   @Option(
@@ -58,8 +60,8 @@ final class BenchCommand implements Callable<Integer> {
       defaultValue = "8",
       split = ",",
       description =
-          "LoRA rank on c_attn[q,v]; several (--rank 4,8,16,64) sweep it. Default:"
-              + " ${DEFAULT-VALUE}.")
+          "LoRA rank on the query and value projections (c_attn[q,v]; q_proj, v_proj); several"
+              + " (--rank 4,8,16,64) sweep it. Default: ${DEFAULT-VALUE}.")
   List<Integer> ranks;
 
   @Option(
@@ -111,14 +113,19 @@ final class BenchCommand implements Callable<Integer> {
       CliParsing.precision(p);
     }
     // Checked here, before any child JVM starts: the children would fail inside the graph.
-    int width = config.model.nEmbd();
+    int maxRank = config.maxRank();
     for (int rank : ranks) {
-      if (rank < 1 || rank > width) {
+      if (rank < 1 || rank > maxRank) {
         throw new IllegalArgumentException(
-            "--rank must be between 1 and " + width + " (config " + config + "'s d), was " + rank);
+            "--rank must be between 1 and "
+                + maxRank
+                + " (config "
+                + config
+                + "'s smallest adapted projection), was "
+                + rank);
       }
     }
-    int positions = config.model.nPositions();
+    int positions = config.model.maxPositions();
     for (int seqLen : seqLens == null ? List.of(config.seqLen) : seqLens) {
       if (seqLen < 2 || seqLen > positions) {
         throw new IllegalArgumentException(

@@ -23,7 +23,7 @@ final class BenchQuantCommand implements Callable<Integer> {
   @Option(
       names = "--config",
       defaultValue = "B",
-      description = "Model shape for the memory rows: A or B. Default: ${DEFAULT-VALUE}.")
+      description = "Model shape for the memory rows: A, B or S. Default: ${DEFAULT-VALUE}.")
   BenchConfig config;
 
   @Option(
