@@ -82,10 +82,8 @@ public final class Llama implements Architecture {
       Operand<TFloat32> v = ops.splitHeads(hook.project(projections.get(p++), a), kvHeads, hd);
       q = ops.applyRotary(q, rope[0], rope[1]); // [B, H, T, hd]
       k = ops.applyRotary(k, rope[0], rope[1]); // [B, KV, T, hd]
-      int groups = heads / kvHeads;
-      k = ops.repeatKv(k, kvHeads, groups, hd);
-      v = ops.repeatKv(v, kvHeads, groups, hd);
-      Operand<TFloat32> attended = ops.mergeHeads(ops.causalAttention(q, k, v, hd), heads, hd);
+      Operand<TFloat32> attended =
+          ops.mergeHeads(ops.causalAttention(q, k, v, hd, heads / kvHeads), heads, hd);
       h = tf.math.add(h, hook.project(projections.get(p++), attended));
       Operand<TFloat32> m =
           ops.rmsNorm(h, w.weight(layer + ".post_attention_layernorm.weight"), eps);

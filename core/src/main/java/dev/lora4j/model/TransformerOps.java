@@ -219,16 +219,6 @@ final class TransformerOps {
     return tf.math.add(tf.math.mul(x, cos), tf.math.mul(rotated, sin));
   }
 
-  /** Repeats each kv head [B, KV, T, hd] so query head h reads kv head h / (H / KV). */
-  Operand<TFloat32> repeatKv(Operand<TFloat32> kv, int kvHeads, int groups, int headDim) {
-    if (groups == 1) {
-      return kv;
-    }
-    Operand<TFloat32> expanded = tf.expandDims(kv, tf.constant(2)); // [B, KV, 1, T, hd]
-    Operand<TFloat32> tiled = tf.tile(expanded, tf.constant(new int[] {1, 1, groups, 1, 1}));
-    return tf.reshape(tiled, dims(batch, kvHeads * groups, time, headDim));
-  }
-
   /**
    * Causal softmax attention over heads [B, H, T, hd]; returns [B, H, T, hd]. The two products are
    * Einsums over [B*H, T, hd], not BatchMatMuls: on the CPU, TensorFlow 2.18 hands Einsum to oneDNN
@@ -237,17 +227,36 @@ final class TransformerOps {
    */
   Operand<TFloat32> causalAttention(
       Operand<TFloat32> q, Operand<TFloat32> k, Operand<TFloat32> v, int headDim) {
-    Operand<TInt32> perHead = dims(-1, time, headDim);
+    return causalAttention(q, k, v, headDim, 1);
+  }
+
+  /**
+   * Grouped-query causal attention: q [B, KV * G, T, hd], k and v [B, KV, T, hd], query head h
+   * reading key/value head h / G (transformers' repeat_kv); returns [B, KV * G, T, hd]. The G query
+   * heads of a group are stacked as G * T rows against their one k and v ([B*KV, G*T, hd] x [B*KV,
+   * T, hd]), so k and v are never copied G times and their gradients need no sum over copies.
+   */
+  Operand<TFloat32> causalAttention(
+      Operand<TFloat32> q, Operand<TFloat32> k, Operand<TFloat32> v, int headDim, int groups) {
+    Operand<TInt32> perKvHead = dims(-1, time, headDim);
+    Operand<TInt32> groupRows =
+        groups == 1 ? perKvHead : dims(-1, tf.math.mul(time, tf.constant(groups)), headDim);
     // The 1/sqrt(hd) scale on q rather than on the scores: half the elements when T = 2 hd, and
     // the same numbers when hd is a power of four (the scale is then a power of two).
     Operand<TFloat32> scaledQ = tf.math.mul(q, tf.constant((float) (1.0 / Math.sqrt(headDim))));
     Operand<TFloat32> scores =
         tf.linalg.einsum(
-            List.of(tf.reshape(scaledQ, perHead), tf.reshape(k, perHead)),
-            "bqd,bkd->bqk"); // [B*H, T, T]
-    Operand<TFloat32> probs = tf.nn.softmax(tf.math.add(scores, causalMask));
+            List.of(tf.reshape(scaledQ, groupRows), tf.reshape(k, perKvHead)),
+            "bqd,bkd->bqk"); // [B*KV, G*T, T]
+    Operand<TFloat32> masked =
+        groups == 1
+            ? tf.math.add(scores, causalMask)
+            : tf.reshape(
+                tf.math.add(tf.reshape(scores, dims(-1, time, time)), causalMask),
+                tf.shape(scores));
+    Operand<TFloat32> probs = tf.nn.softmax(masked);
     Operand<TFloat32> attended =
-        tf.linalg.einsum(List.of(probs, tf.reshape(v, perHead)), "bqk,bkd->bqd");
+        tf.linalg.einsum(List.of(probs, tf.reshape(v, perKvHead)), "bqk,bkd->bqd");
     return tf.reshape(attended, dims(batch, -1, time, headDim));
   }
 

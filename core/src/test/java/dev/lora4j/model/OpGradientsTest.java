@@ -60,18 +60,15 @@ class OpGradientsTest {
     blocks.put(
         "grouped kv heads with rotary",
         (tf, ops, x) -> {
-          Operand<TFloat32>[] rope = ops.rotaryTables(4, 10000);
-          Operand<TFloat32> q = ops.applyRotary(ops.splitHeads(x, 2, 4), rope[0], rope[1]);
+          // 4 query heads of 2 reading 2 key/value heads: heads 0, 1 read kv 0; heads 2, 3 kv 1.
+          Operand<TFloat32>[] rope = ops.rotaryTables(2, 10000);
+          Operand<TFloat32> q = ops.applyRotary(ops.splitHeads(x, 4, 2), rope[0], rope[1]);
           Operand<TFloat32> kv =
-              ops.repeatKv(
-                  ops.applyRotary(
-                      ops.splitHeads(tf.stridedSlice(x, Indices.all(), Indices.sliceTo(4)), 1, 4),
-                      rope[0],
-                      rope[1]),
-                  1,
-                  2,
-                  4);
-          return ops.mergeHeads(ops.causalAttention(q, kv, kv, 4), 2, 4);
+              ops.applyRotary(
+                  ops.splitHeads(tf.stridedSlice(x, Indices.all(), Indices.sliceTo(4)), 2, 2),
+                  rope[0],
+                  rope[1]);
+          return ops.mergeHeads(ops.causalAttention(q, kv, tf.math.square(kv), 2, 2), 4, 2);
         });
     blocks.put(
         "fused qkv split",
@@ -161,6 +158,44 @@ class OpGradientsTest {
         worst = Math.max(worst, Math.abs(got[i] - want) / Math.max(1, Math.abs(want)));
       }
       assertTrue(worst <= 1e-6, "largest relative difference " + worst);
+    }
+  }
+
+  /**
+   * Grouped-query attention equals plain attention over k and v copied to every query head of their
+   * group (transformers' repeat_kv: query head h reads key/value head h / G).
+   */
+  @org.junit.jupiter.api.Test
+  void groupedAttentionEqualsAttentionOverRepeatedKeyValueHeads() {
+    try (Graph g = new Graph();
+        Session s = new Session(g)) {
+      Ops tf = Ops.create(g);
+      Placeholder<TFloat32> x = tf.placeholder(TFloat32.class, Placeholder.shape(Shape.of(6, 12)));
+      TransformerOps ops =
+          new TransformerOps(tf, tf.zeros(tf.constant(new int[] {2, 3}), TInt32.class));
+      // 6 query heads of 2 in 3 groups of 2 over 3 key/value heads (from other columns of x).
+      Operand<TFloat32> q = ops.splitHeads(x, 6, 2);
+      Operand<TFloat32> k =
+          ops.splitHeads(tf.stridedSlice(x, Indices.all(), Indices.slice(6, 12)), 3, 2);
+      Operand<TFloat32> v = tf.math.square(k);
+      Operand<TFloat32> grouped = ops.causalAttention(q, k, v, 2, 2);
+      Operand<TInt32> perQueryHead = tf.constant(new int[] {0, 0, 1, 1, 2, 2});
+      Operand<TFloat32> repeated =
+          ops.causalAttention(
+              q,
+              tf.gather(k, perQueryHead, tf.constant(1)),
+              tf.gather(v, perQueryHead, tf.constant(1)),
+              2);
+      float[] point = new float[6 * 12];
+      Random random = new Random(3);
+      for (int i = 0; i < point.length; i++) {
+        point[i] = (float) random.nextGaussian();
+      }
+      float[] want = run(s, x, point, repeated);
+      float[] got = run(s, x, point, grouped);
+      for (int i = 0; i < want.length; i++) {
+        assertTrue(Math.abs(want[i] - got[i]) <= 1e-6, i + ": " + got[i] + " vs " + want[i]);
+      }
     }
   }
 
