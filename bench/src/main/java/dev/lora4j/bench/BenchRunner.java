@@ -152,7 +152,7 @@ public final class BenchRunner {
     } else if (r.mode().equals("peak")) {
       out.printf(
           Locale.ROOT,
-          "%s peak    %-4s matmul %8.1f GFLOP/s (best of the model's c_fc and head shapes and"
+          "%s peak    %-4s matmul %8.1f GFLOP/s (best of the model's widest projection and head shapes and"
               + " 1024^3)%n",
           r.config(),
           r.precision(),
