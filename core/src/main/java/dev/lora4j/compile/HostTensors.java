@@ -5,13 +5,14 @@ import dev.lora4j.io.TensorInfo;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import org.tensorflow.ndarray.Shape;
+import org.tensorflow.ndarray.buffer.ByteDataBuffer;
 import org.tensorflow.ndarray.buffer.DataBuffers;
 import org.tensorflow.ndarray.buffer.FloatDataBuffer;
 import org.tensorflow.types.TFloat32;
 
 /**
  * Copies checkpoint bytes into TensorFlow tensors without a heap copy of the whole tensor: F32
- * bytes are copied as they are, BF16/F16/F64 are converted through a small heap chunk.
+ * bytes are copied as they are and BF16/F16/F64 are converted, both through a small heap chunk.
  */
 final class HostTensors {
   private static final int CHUNK = 1 << 16;
@@ -24,7 +25,7 @@ final class HostTensors {
     try {
       long n = info.numel();
       switch (info.dtype()) {
-        case F32 -> DataBuffers.of(src).copyTo(tensor.asRawTensor().data(), n * 4);
+        case F32 -> copyBytes(src, tensor.asRawTensor().data(), n * 4);
         case BF16, F16, F64 -> convert(info, src, tensor.asRawTensor().data().asFloats(), n);
         default ->
             throw new CheckpointException(
@@ -34,6 +35,21 @@ final class HostTensors {
     } catch (RuntimeException e) {
       tensor.close();
       throw e;
+    }
+  }
+
+  /**
+   * Bulk copy through a heap chunk: TF Java's {@code DataBuffers.of(ByteBuffer).copyTo(raw)} takes
+   * a byte-at-a-time fallback for a (memory-mapped) NIO source, ~5 s for a 135 M-parameter model.
+   */
+  private static void copyBytes(ByteBuffer src, ByteDataBuffer dst, long bytes) {
+    byte[] chunk = new byte[(int) Math.min(CHUNK * 16L, bytes)];
+    long done = 0;
+    while (done < bytes) {
+      int count = (int) Math.min(chunk.length, bytes - done);
+      src.get(chunk, 0, count);
+      dst.offset(done).write(chunk, 0, count);
+      done += count;
     }
   }
 
