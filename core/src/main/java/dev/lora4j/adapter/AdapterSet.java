@@ -3,6 +3,7 @@ package dev.lora4j.adapter;
 import dev.lora4j.compile.AdapterModule;
 import dev.lora4j.compile.CompiledModel;
 import dev.lora4j.compile.LoraModuleSpec;
+import dev.lora4j.compile.WeightVariable;
 import dev.lora4j.model.Architecture;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -101,11 +102,16 @@ public final class AdapterSet {
     for (LoraModuleSpec spec : adapter.wholeModuleSpecsFor(model.architecture())) {
       specs.put(spec.module(), spec);
     }
+    // Staged and written in one session run per group, not one per variable (see
+    // CompiledModel#assign(List, List)).
+    List<WeightVariable> variables = new ArrayList<>();
+    List<float[]> values = new ArrayList<>();
     for (AdapterModule module : model.adapters().values()) {
       AdapterModule.Part slot = module.parts().get(0);
       LoraModuleSpec spec = specs.get(module.spec().module());
       if (spec == null) {
-        model.assign(slot.scale(), new float[] {0f}); // this adapter leaves the module alone
+        variables.add(slot.scale()); // this adapter leaves the module alone
+        values.add(new float[] {0f});
         continue;
       }
       LoraFactors f = adapter.modules().get(spec.module());
@@ -116,20 +122,24 @@ public final class AdapterSet {
       for (int row = 0; row < f.out(); row++) {
         System.arraycopy(f.b(), row * f.rank(), b, row * capacity, f.rank());
       }
-      model.assign(slot.a(), a);
-      model.assign(slot.b(), b);
-      model.assign(slot.scale(), new float[] {(float) spec.scale()});
+      variables.addAll(List.of(slot.a(), slot.b(), slot.scale()));
+      values.addAll(List.of(a, b, new float[] {(float) spec.scale()}));
     }
+    model.assign(variables, values);
     active = name;
   }
 
   /** Switches every adapter off: the model computes the base model's outputs exactly. */
   public void activateBase() {
+    List<WeightVariable> scales = new ArrayList<>();
+    List<float[]> zeros = new ArrayList<>();
     for (AdapterModule module : model.adapters().values()) {
       for (AdapterModule.Part part : module.parts()) {
-        model.assign(part.scale(), new float[] {0f});
+        scales.add(part.scale());
+        zeros.add(new float[] {0f});
       }
     }
+    model.assign(scales, zeros);
     active = null;
   }
 }

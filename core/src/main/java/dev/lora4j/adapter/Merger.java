@@ -14,6 +14,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -172,13 +173,26 @@ public final class Merger {
     for (Projection p : model.architecture().projections()) {
       byName.put(p.name(), p);
     }
-    for (LoraModuleSpec spec : adapter.wholeModuleSpecsFor(model.architecture())) {
-      Projection p = byName.get(spec.module());
-      WeightVariable w = model.baseWeights().get(p.weightKey());
-      float[] weight = model.read(w);
-      LoraDelta.apply(weight, adapter.modules().get(spec.module()), spec.scale(), p.layout(), sign);
-      requireFinite(weight, adapter, p.weightKey());
-      model.assign(w, weight);
+    List<LoraModuleSpec> specs = adapter.wholeModuleSpecsFor(model.architecture());
+    List<WeightVariable> weights = new ArrayList<>();
+    for (LoraModuleSpec spec : specs) {
+      weights.add(model.baseWeights().get(byName.get(spec.module()).weightKey()));
+    }
+    // Read and written in groups (a session run per group, not per weight), merged in between;
+    // nothing is written until every weight of the group is finite.
+    int done = 0;
+    for (List<WeightVariable> group : CompiledModel.groups(weights)) {
+      List<float[]> values = model.read(group);
+      for (int i = 0; i < group.size(); i++) {
+        LoraModuleSpec spec = specs.get(done + i);
+        Projection p = byName.get(spec.module());
+        float[] weight = values.get(i);
+        LoraDelta.apply(
+            weight, adapter.modules().get(spec.module()), spec.scale(), p.layout(), sign);
+        requireFinite(weight, adapter, p.weightKey());
+      }
+      model.assign(group, values);
+      done += group.size();
     }
   }
 }

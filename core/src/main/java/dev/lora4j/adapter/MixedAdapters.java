@@ -5,6 +5,7 @@ import dev.lora4j.compile.CompileOptions;
 import dev.lora4j.compile.CompiledModel;
 import dev.lora4j.compile.LoraModuleSpec;
 import dev.lora4j.compile.ModelCompiler;
+import dev.lora4j.compile.WeightVariable;
 import dev.lora4j.model.Architecture;
 import dev.lora4j.model.Checkpoint;
 import dev.lora4j.model.Projection;
@@ -121,6 +122,8 @@ public final class MixedAdapters implements AutoCloseable {
       specsBySeat.add(byModule);
     }
     List<PeftAdapter> inSeatOrder = List.copyOf(adapters.values());
+    List<WeightVariable> variables = new ArrayList<>();
+    List<float[]> values = new ArrayList<>();
     for (AdapterModule module : model.adapters().values()) {
       AdapterModule.Part slot = module.parts().get(0);
       int capacity = (int) slot.a().shape()[0];
@@ -146,11 +149,11 @@ public final class MixedAdapters implements AutoCloseable {
         }
         offset += f.rank();
       }
-      model.assign(slot.a(), a);
-      model.assign(slot.b(), b);
-      model.assign(slot.routing(), routing);
-      model.assign(slot.scale(), new float[] {1f}); // the scales live in the routing rows
+      variables.addAll(List.of(slot.a(), slot.b(), slot.routing(), slot.scale()));
+      // The scales live in the routing rows.
+      values.addAll(List.of(a, b, routing, new float[] {1f}));
     }
+    model.assign(variables, values); // one session run per group, not per variable
   }
 
   /** The adapters' names in seat order. */

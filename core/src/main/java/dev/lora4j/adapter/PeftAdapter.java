@@ -4,6 +4,7 @@ import dev.lora4j.compile.AdapterModule;
 import dev.lora4j.compile.CompiledModel;
 import dev.lora4j.compile.LoraModuleSpec;
 import dev.lora4j.compile.LoraTargets;
+import dev.lora4j.compile.WeightVariable;
 import dev.lora4j.dsl.peft.PeftConfigException;
 import dev.lora4j.dsl.peft.PeftLoraConfig;
 import dev.lora4j.dsl.peft.TargetModules;
@@ -460,6 +461,14 @@ public final class PeftAdapter {
     for (Projection p : model.architecture().projections()) {
       byName.put(p.name(), p);
     }
+    List<WeightVariable> factors = new ArrayList<>();
+    for (AdapterModule module : model.adapters().values()) {
+      for (AdapterModule.Part part : module.parts()) {
+        factors.add(part.a());
+        factors.add(part.b());
+      }
+    }
+    java.util.Iterator<float[]> values = model.read(factors).iterator(); // in that order
     for (AdapterModule module : model.adapters().values()) {
       Projection p = byName.get(module.spec().module());
       int partRank = module.spec().rank();
@@ -468,8 +477,8 @@ public final class PeftAdapter {
       float[] b = new float[p.out() * rank];
       int k = 0;
       for (AdapterModule.Part part : module.parts()) {
-        float[] partA = model.read(part.a());
-        float[] partB = model.read(part.b()); // [size, r]
+        float[] partA = values.next();
+        float[] partB = values.next(); // [size, r]
         System.arraycopy(partA, 0, a, k * partRank * p.in(), partA.length);
         for (int row = 0; row < part.size(); row++) {
           System.arraycopy(

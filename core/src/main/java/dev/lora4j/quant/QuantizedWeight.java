@@ -195,6 +195,34 @@ public final class QuantizedWeight {
    * @throws IllegalArgumentException naming this weight when a value is NaN or infinite
    */
   public void load(Session session, float[] values) {
+    List<Tensor> tensors = encode(values);
+    try {
+      Session.Runner runner = session.runner();
+      feed(runner, tensors);
+      runner.run().close();
+    } finally {
+      tensors.forEach(Tensor::close);
+    }
+  }
+
+  /**
+   * Adds the feeds and assignments of {@link #encode}'s tensors to a runner, so that several
+   * weights load in one session run; the caller runs it and closes the tensors.
+   */
+  public void feed(Session.Runner runner, List<Tensor> tensors) {
+    for (int i = 0; i < stored.size(); i++) {
+      runner.feed(stored.get(i).feed(), tensors.get(i)).addTarget(stored.get(i).assign());
+    }
+  }
+
+  /**
+   * Quantizes float32 values on the host into the tensors {@link #feed} assigns (the caller closes
+   * them).
+   *
+   * @param values the weight, row-major in its stored shape
+   * @throws IllegalArgumentException naming this weight when a value is NaN or infinite
+   */
+  public List<Tensor> encode(float[] values) {
     if (values.length != numel) {
       throw new IllegalArgumentException(
           name
@@ -235,15 +263,10 @@ public final class QuantizedWeight {
         }
         case NONE -> throw new IllegalStateException("unreachable");
       }
-      Session.Runner runner = session.runner();
-      for (int i = 0; i < stored.size(); i++) {
-        runner.feed(stored.get(i).feed(), tensors.get(i)).addTarget(stored.get(i).assign());
-      }
-      runner.run().close();
-    } finally {
-      for (Tensor t : tensors) {
-        t.close();
-      }
+      return tensors;
+    } catch (RuntimeException e) {
+      tensors.forEach(Tensor::close);
+      throw e;
     }
   }
 

@@ -204,15 +204,21 @@ public final class Trainer {
         && evalsWithoutImprovement >= config.earlyStoppingPatience();
   }
 
+  /** The variables' current values by name, read in as few session runs as their size allows. */
+  private Map<String, SafetensorsWriter.TensorData> tensorData(List<WeightVariable> variables) {
+    List<float[]> values = model.read(variables);
+    Map<String, SafetensorsWriter.TensorData> out = new LinkedHashMap<>();
+    for (int i = 0; i < variables.size(); i++) {
+      WeightVariable w = variables.get(i);
+      out.put(w.name(), SafetensorsWriter.TensorData.f32(w.shape(), values.get(i)));
+    }
+    return out;
+  }
+
   private Path saveCheckpoint(CheckpointStore store, BatchIterator train) {
-    Map<String, SafetensorsWriter.TensorData> params = new LinkedHashMap<>();
-    for (WeightVariable w : graph.params()) {
-      params.put(w.name(), SafetensorsWriter.TensorData.f32(w.shape(), model.read(w)));
-    }
-    Map<String, SafetensorsWriter.TensorData> slots = new LinkedHashMap<>();
-    for (WeightVariable w : graph.slots().values()) {
-      slots.put(w.name(), SafetensorsWriter.TensorData.f32(w.shape(), model.read(w)));
-    }
+    Map<String, SafetensorsWriter.TensorData> params = tensorData(graph.params());
+    Map<String, SafetensorsWriter.TensorData> slots =
+        tensorData(List.copyOf(graph.slots().values()));
     BatchIterator.Position position = train.position();
     Map<String, JsonElement> state = new LinkedHashMap<>();
     state.put("step", JsonElementKt.JsonPrimitive(graph.step()));
@@ -305,12 +311,16 @@ public final class Trainer {
               + config.resumeKey()
               + "\nresume with the same options, or start a new --out directory");
     }
+    List<WeightVariable> variables = new ArrayList<>(graph.params());
+    List<float[]> values = new ArrayList<>();
     for (WeightVariable w : graph.params()) {
-      model.assign(w, require(saved.params(), w.name(), dir));
+      values.add(require(saved.params(), w.name(), dir));
     }
     for (WeightVariable w : graph.slots().values()) {
-      model.assign(w, require(saved.optimizer(), w.name(), dir));
+      variables.add(w);
+      values.add(require(saved.optimizer(), w.name(), dir));
     }
+    model.assign(variables, values);
     graph.setStep(Long.parseLong(((JsonPrimitive) state.get("step")).getContent()));
     train.seek(
         new BatchIterator.Position(
