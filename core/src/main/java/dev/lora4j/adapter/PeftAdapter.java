@@ -636,10 +636,13 @@ public final class PeftAdapter {
    * #wholeModuleSpecsFor}'s specs; a slice adapter's blocks go into the model's slice parts.
    */
   public void applyTo(CompiledModel model) {
+    // Staged, then written a group per session run (CompiledModel#assign(List, List)).
+    List<WeightVariable> variables = new ArrayList<>();
+    List<float[]> values = new ArrayList<>();
     for (LoraFactors f : modules.values()) {
       AdapterModule module = model.adapters().get(f.module());
       if (module != null && module.spec().sliced()) {
-        applySlices(model, module, f);
+        stageSlices(module, f, variables, values);
         continue;
       }
       if (module == null || module.parts().size() != 1 || module.parts().get(0).slice() != null) {
@@ -649,13 +652,15 @@ public final class PeftAdapter {
                 + "'; compile it with this adapter's specsFor(...)");
       }
       AdapterModule.Part part = module.parts().get(0);
-      model.assign(part.a(), f.a());
-      model.assign(part.b(), f.b());
+      variables.addAll(List.of(part.a(), part.b()));
+      values.addAll(List.of(f.a(), f.b()));
     }
+    model.assign(variables, values);
   }
 
   /** Part k takes A's rows [k r, (k+1) r) and B's block of its output rows and those columns. */
-  private void applySlices(CompiledModel model, AdapterModule module, LoraFactors f) {
+  private void stageSlices(
+      AdapterModule module, LoraFactors f, List<WeightVariable> variables, List<float[]> values) {
     int rank = module.spec().rank();
     if (!module.spec().slices().equals(slices.get(f.module()))) {
       throw new IllegalArgumentException(
@@ -676,8 +681,8 @@ public final class PeftAdapter {
       for (int row = 0; row < part.size(); row++) {
         System.arraycopy(f.b(), (part.offset() + row) * f.rank() + k * rank, b, row * rank, rank);
       }
-      model.assign(part.a(), a);
-      model.assign(part.b(), b);
+      variables.addAll(List.of(part.a(), part.b()));
+      values.addAll(List.of(a, b));
       k++;
     }
   }

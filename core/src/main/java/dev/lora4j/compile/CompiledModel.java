@@ -464,24 +464,12 @@ public final class CompiledModel implements AutoCloseable {
 
   /** Sets a variable from host values (shape checked). */
   public void assign(WeightVariable variable, float[] values) {
-    if (values.length != variable.numel()) {
-      throw new IllegalArgumentException(
-          variable.name()
-              + " needs "
-              + variable.numel()
-              + " values for shape "
-              + Arrays.toString(variable.shape())
-              + ", got "
-              + values.length);
-    }
-    try (TFloat32 tensor = HostTensors.of(variable.shape(), values)) {
-      assign(variable, tensor);
-    }
+    assign(List.of(variable), List.of(values));
   }
 
   /**
    * Assigns tensors to variables in one session run (and their bf16 copies in a second), then
-   * clears both lists.
+   * closes the tensors and clears both lists.
    */
   private void assignGroup(List<WeightVariable> variables, List<TFloat32> tensors) {
     if (variables.isEmpty()) {
@@ -508,11 +496,25 @@ public final class CompiledModel implements AutoCloseable {
     variables.clear();
   }
 
-  void assign(WeightVariable variable, TFloat32 tensor) {
-    session.runner().feed(variable.feed(), tensor).addTarget(variable.assign()).run().close();
-    Op refresh = bf16Refresh.get(variable.name());
-    if (refresh != null) {
-      session.runner().addTarget(refresh).run().close();
+  /**
+   * Assigns every variable the tensor {@code tensorOf} makes for it, a {@link #groups group} per
+   * session run; a group's tensors are closed whether or not the run succeeds.
+   */
+  private void assignInGroups(
+      List<WeightVariable> variables,
+      java.util.function.Function<WeightVariable, TFloat32> tensorOf) {
+    for (List<WeightVariable> group : groups(variables)) {
+      List<WeightVariable> staged = new ArrayList<>();
+      List<TFloat32> tensors = new ArrayList<>();
+      try {
+        for (WeightVariable variable : group) {
+          tensors.add(tensorOf.apply(variable));
+          staged.add(variable);
+        }
+        assignGroup(staged, tensors);
+      } finally {
+        tensors.forEach(TFloat32::close);
+      }
     }
   }
 
@@ -544,37 +546,30 @@ public final class CompiledModel implements AutoCloseable {
     return values;
   }
 
-  /** Writes several variables (and their bf16 copies), up to {@link #LOAD_GROUP_BYTES} per run. */
+  /**
+   * Writes several variables (and their bf16 copies), up to {@link #LOAD_GROUP_BYTES} per session
+   * run; every length is checked before anything is written.
+   */
   public void assign(List<WeightVariable> variables, List<float[]> values) {
     if (variables.size() != values.size()) {
       throw new IllegalArgumentException(
           variables.size() + " variables but " + values.size() + " value arrays");
     }
-    int next = 0;
-    for (List<WeightVariable> group : groups(variables)) {
-      List<WeightVariable> staged = new ArrayList<>();
-      List<TFloat32> tensors = new ArrayList<>();
-      try {
-        for (WeightVariable variable : group) {
-          float[] v = values.get(next++);
-          if (v.length != variable.numel()) {
-            throw new IllegalArgumentException(
-                variable.name()
-                    + " needs "
-                    + variable.numel()
-                    + " values for shape "
-                    + Arrays.toString(variable.shape())
-                    + ", got "
-                    + v.length);
-          }
-          tensors.add(HostTensors.of(variable.shape(), v));
-          staged.add(variable);
-        }
-        assignGroup(staged, tensors);
-      } finally {
-        tensors.forEach(TFloat32::close);
+    for (int i = 0; i < variables.size(); i++) {
+      WeightVariable variable = variables.get(i);
+      if (values.get(i).length != variable.numel()) {
+        throw new IllegalArgumentException(
+            variable.name()
+                + " needs "
+                + variable.numel()
+                + " values for shape "
+                + Arrays.toString(variable.shape())
+                + ", got "
+                + values.get(i).length);
       }
     }
+    java.util.Iterator<float[]> next = values.iterator(); // groups keep the variables' order
+    assignInGroups(variables, v -> HostTensors.of(v.shape(), next.next()));
   }
 
   /** Consecutive runs of variables of up to {@link #LOAD_GROUP_BYTES} each (at least one). */
@@ -615,19 +610,9 @@ public final class CompiledModel implements AutoCloseable {
    * take 6-7 s; host memory stays bounded by one group.
    */
   void loadBaseWeights(Checkpoint checkpoint) {
-    for (List<WeightVariable> group : groups(List.copyOf(baseWeights.values()))) {
-      List<WeightVariable> staged = new ArrayList<>();
-      List<TFloat32> tensors = new ArrayList<>();
-      try {
-        for (WeightVariable w : group) {
-          tensors.add(HostTensors.toFloat32(checkpoint.info(w.name()), checkpoint.bytes(w.name())));
-          staged.add(w);
-        }
-        assignGroup(staged, tensors);
-      } finally {
-        tensors.forEach(TFloat32::close);
-      }
-    }
+    assignInGroups(
+        List.copyOf(baseWeights.values()),
+        w -> HostTensors.toFloat32(checkpoint.info(w.name()), checkpoint.bytes(w.name())));
     // Quantized on the host, then fed, a group of weights per session run as above.
     List<QuantizedWeight> pending = new ArrayList<>(quantizedWeights.values());
     int next = 0;

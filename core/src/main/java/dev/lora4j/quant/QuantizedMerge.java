@@ -180,13 +180,9 @@ public final class QuantizedMerge {
     Map<String, float[]> exact = Merger.mergedWeights(checkpoint, adapter);
     try (CompiledModel model =
         ModelCompiler.compile(checkpoint, List.of(), CompileOptions.defaults())) {
-      for (Map.Entry<String, float[]> e : exact.entrySet()) {
-        model.assign(model.baseWeights().get(e.getKey()), e.getValue());
-      }
+      assignAll(model, exact);
       float[] want = model.logits(ids).values();
-      for (Map.Entry<String, float[]> e : merged.entrySet()) {
-        model.assign(model.baseWeights().get(e.getKey()), e.getValue());
-      }
+      assignAll(model, merged);
       float[] got = model.logits(ids).values();
       double max = 0;
       double sum = 0;
@@ -236,5 +232,14 @@ public final class QuantizedMerge {
     Merger.prepareOutput(out, force);
     Merger.writeCheckpoint(checkpoint, merged, out, dtype);
     return drift;
+  }
+
+  /** Writes weights by name, a group per session run. */
+  private static void assignAll(CompiledModel model, Map<String, float[]> weights) {
+    List<dev.lora4j.compile.WeightVariable> variables = new java.util.ArrayList<>();
+    for (String name : weights.keySet()) {
+      variables.add(model.baseWeights().get(name));
+    }
+    model.assign(variables, List.copyOf(weights.values()));
   }
 }

@@ -64,7 +64,7 @@ class GroupedVariableAccessTest {
   }
 
   @Test
-  void aWrongLengthNamesTheVariableAndWritesNothingOfItsGroup() {
+  void aWrongLengthNamesTheVariableAndWritesNothing() {
     try (Checkpoint checkpoint = Checkpoint.open(Conformance.dir("gpt2-tiny"));
         CompiledModel model =
             ModelCompiler.compile(checkpoint, List.of(), CompileOptions.defaults())) {
