@@ -54,7 +54,7 @@ public final class CompiledModel implements AutoCloseable {
   private final Map<String, QuantizedWeight> quantizedWeights;
   private final Map<String, AdapterModule> adapters;
   private List<Operand<TFloat32>> gradients;
-  private Operand<TFloat32> lastLogits;
+  private final Operand<TFloat32> lastLogits;
 
   CompiledModel(
       ModelConfig config,
@@ -64,6 +64,7 @@ public final class CompiledModel implements AutoCloseable {
       Ops tf,
       Placeholder<TInt32> inputIds,
       Operand<TFloat32> logits,
+      Operand<TFloat32> lastLogits,
       LossGraph loss,
       PlaceholderWithDefault<TBool> training,
       PlaceholderWithDefault<TInt64> dropoutSeed,
@@ -79,6 +80,7 @@ public final class CompiledModel implements AutoCloseable {
     this.tf = tf;
     this.inputIds = inputIds;
     this.logits = logits;
+    this.lastLogits = lastLogits;
     this.loss = loss;
     this.training = training;
     this.dropoutSeed = dropoutSeed;
@@ -301,20 +303,12 @@ public final class CompiledModel implements AutoCloseable {
     }
   }
 
-  /** Logits of the last position of each row, [B, V]: what generation samples from. */
+  /**
+   * Logits of the last position of each row, [B, V]: what generation samples from. The head runs on
+   * the last hidden row of each sequence only.
+   */
   public float[] lastLogits(int[][] ids) {
     checkInputs(ids);
-    synchronized (this) {
-      if (lastLogits == null) {
-        lastLogits =
-            tf.withName("last_logits")
-                .stridedSlice(
-                    logits,
-                    org.tensorflow.ndarray.index.Indices.all(),
-                    org.tensorflow.ndarray.index.Indices.at(-1),
-                    org.tensorflow.ndarray.index.Indices.all());
-      }
-    }
     try (TInt32 input = idsTensor(ids);
         Result result = session.runner().feed(inputIds, input).fetch(lastLogits).run()) {
       return HostTensors.toArray((TFloat32) result.get(0));

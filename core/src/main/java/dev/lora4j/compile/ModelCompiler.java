@@ -197,6 +197,19 @@ public final class ModelCompiler {
     Operand<TFloat32> logits =
         architecture.logits(tf, inputIds, key -> baseWeights.get(key).variable(), hook);
     LossGraph loss = buildLoss(inputIds);
+    // What generation samples from: the head on each sequence's last hidden row only, [B, V],
+    // rather than all B·T rows of the logits and a slice of them.
+    Operand<TFloat32> lastRows =
+        tf.stridedSlice(
+            tf.reshape(
+                headRows,
+                tf.concat(
+                    List.of(tf.shape(inputIds), tf.constant(new int[] {-1})), tf.constant(0))),
+            Indices.all(),
+            Indices.at(-1),
+            Indices.all()); // [B, d]
+    Operand<TFloat32> lastLogits =
+        tf.withName("last_logits").identity(matMul(lastRows, headWeight, true));
     Session session = new Session(graph, sessionConfig());
     CompiledModel model =
         new CompiledModel(
@@ -207,6 +220,7 @@ public final class ModelCompiler {
             tf,
             inputIds,
             logits,
+            lastLogits,
             loss,
             training,
             dropoutSeed,
