@@ -55,6 +55,8 @@ public final class CompiledModel implements AutoCloseable {
   private final Map<String, AdapterModule> adapters;
   private List<Operand<TFloat32>> gradients;
   private final Operand<TFloat32> lastLogits;
+  // The incremental-decoding pass, or null (models with adapter seats).
+  private final ModelCompiler.DecodeGraph decode;
 
   CompiledModel(
       ModelConfig config,
@@ -65,6 +67,7 @@ public final class CompiledModel implements AutoCloseable {
       Placeholder<TInt32> inputIds,
       Operand<TFloat32> logits,
       Operand<TFloat32> lastLogits,
+      ModelCompiler.DecodeGraph decode,
       LossGraph loss,
       PlaceholderWithDefault<TBool> training,
       PlaceholderWithDefault<TInt64> dropoutSeed,
@@ -81,6 +84,7 @@ public final class CompiledModel implements AutoCloseable {
     this.inputIds = inputIds;
     this.logits = logits;
     this.lastLogits = lastLogits;
+    this.decode = decode;
     this.loss = loss;
     this.training = training;
     this.dropoutSeed = dropoutSeed;
@@ -312,6 +316,113 @@ public final class CompiledModel implements AutoCloseable {
     try (TInt32 input = idsTensor(ids);
         Result result = session.runner().feed(inputIds, input).fetch(lastLogits).run()) {
       return HostTensors.toArray((TFloat32) result.get(0));
+    }
+  }
+
+  /**
+   * Starts incremental decoding of one sequence: keys and values of the tokens seen so far are kept
+   * on the host and fed back, so each new token runs the model on itself only. Null where the model
+   * cannot decode with a cache (adapter seats for mixed batches).
+   */
+  public CachedDecoder cachedDecoder() {
+    return decode == null ? null : new CachedDecoder();
+  }
+
+  /** One sequence's key/value cache; {@link #next} feeds tokens and returns the last logits. */
+  public final class CachedDecoder {
+    private final int layers = decode.cache().pastKeys().size();
+    private final int kvHeads;
+    private final int headDim;
+    private float[][] keys; // per layer [1, kvHeads, length, headDim]
+    private float[][] values;
+    private int length;
+
+    private CachedDecoder() {
+      if (config instanceof dev.lora4j.model.Gpt2Config g) {
+        kvHeads = g.nHead();
+        headDim = g.headDim();
+      } else {
+        dev.lora4j.model.LlamaConfig l = (dev.lora4j.model.LlamaConfig) config;
+        kvHeads = l.numKvHeads();
+        headDim = l.headDim();
+      }
+      keys = new float[layers][0];
+      values = new float[layers][0];
+    }
+
+    /** Tokens cached so far. */
+    public int length() {
+      return length;
+    }
+
+    /** Runs the model on new tokens after the cached ones; returns the last one's logits [V]. */
+    public float[] next(int[] ids) {
+      checkInputs(new int[][] {ids});
+      if (length + ids.length > config.maxPositions()) {
+        throw new IllegalArgumentException(
+            "the cache holds "
+                + length
+                + " tokens; "
+                + ids.length
+                + " more would pass the model's "
+                + config.maxPositions()
+                + " positions");
+      }
+      List<org.tensorflow.Tensor> fed = new ArrayList<>();
+      try {
+        TInt32 input = idsTensor(new int[][] {ids});
+        fed.add(input);
+        TInt32 offset = TInt32.scalarOf(length);
+        fed.add(offset);
+        Session.Runner runner =
+            session.runner().feed(decode.ids(), input).feed(decode.cache().offset(), offset);
+        Shape past = Shape.of(1, kvHeads, length, headDim);
+        for (int layer = 0; layer < layers; layer++) {
+          TFloat32 k = HostTensors.of(past.asArray(), keys[layer]);
+          TFloat32 v = HostTensors.of(past.asArray(), values[layer]);
+          fed.add(k);
+          fed.add(v);
+          runner.feed(decode.cache().pastKeys().get(layer), k);
+          runner.feed(decode.cache().pastValues().get(layer), v);
+        }
+        runner.fetch(decode.lastLogits());
+        for (int layer = 0; layer < layers; layer++) {
+          runner.fetch(decode.cache().newKeys().get(layer));
+          runner.fetch(decode.cache().newValues().get(layer));
+        }
+        try (Result result = runner.run()) {
+          float[] logits = HostTensors.toArray((TFloat32) result.get(0));
+          for (int layer = 0; layer < layers; layer++) {
+            keys[layer] =
+                append(
+                    keys[layer],
+                    HostTensors.toArray((TFloat32) result.get(1 + 2 * layer)),
+                    ids.length);
+            values[layer] =
+                append(
+                    values[layer],
+                    HostTensors.toArray((TFloat32) result.get(2 + 2 * layer)),
+                    ids.length);
+          }
+          length += ids.length;
+          return logits;
+        }
+      } finally {
+        fed.forEach(org.tensorflow.Tensor::close);
+      }
+    }
+
+    /** [1, H, length, hd] and [1, H, n, hd] to [1, H, length + n, hd]. */
+    private float[] append(float[] past, float[] added, int n) {
+      float[] out = new float[past.length + added.length];
+      int pastBlock = length * headDim;
+      int addedBlock = n * headDim;
+      for (int h = 0; h < kvHeads; h++) {
+        System.arraycopy(past, h * pastBlock, out, h * (pastBlock + addedBlock), pastBlock);
+        System.arraycopy(
+            added, h * addedBlock, out, h * (pastBlock + addedBlock) + pastBlock, addedBlock);
+      }
+      return out;
     }
   }
 

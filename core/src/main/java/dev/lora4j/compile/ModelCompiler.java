@@ -2,6 +2,7 @@ package dev.lora4j.compile;
 
 import dev.lora4j.model.Architecture;
 import dev.lora4j.model.Checkpoint;
+import dev.lora4j.model.KeyValueCache;
 import dev.lora4j.model.Projection;
 import dev.lora4j.model.ProjectionHook;
 import dev.lora4j.quant.QuantizedWeight;
@@ -44,7 +45,8 @@ public final class ModelCompiler {
   private final Map<String, LoraModuleSpec> specs = new LinkedHashMap<>();
   private final CompileOptions options;
   private final Graph graph = new Graph();
-  private final Ops tf;
+  // Not final: the incremental-decoding pass is built under a "decode" sub-scope.
+  private Ops tf;
   private final Map<String, WeightVariable> baseWeights = new LinkedHashMap<>();
   // Projection weights stored quantized (CompileOptions.quantization); not in baseWeights.
   private final Map<String, QuantizedWeight> quantizedWeights = new LinkedHashMap<>();
@@ -210,6 +212,7 @@ public final class ModelCompiler {
             Indices.all()); // [B, d]
     Operand<TFloat32> lastLogits =
         tf.withName("last_logits").identity(matMul(lastRows, headWeight, true));
+    DecodeGraph decode = options.adapterSeats() == 0 ? buildDecode() : null;
     Session session = new Session(graph, sessionConfig());
     CompiledModel model =
         new CompiledModel(
@@ -221,6 +224,7 @@ public final class ModelCompiler {
             inputIds,
             logits,
             lastLogits,
+            decode,
             loss,
             training,
             dropoutSeed,
@@ -237,6 +241,44 @@ public final class ModelCompiler {
       throw e;
     }
     return model;
+  }
+
+  /** The incremental-decoding pass: new ids after a fed key/value past, their last logits. */
+  record DecodeGraph(Placeholder<TInt32> ids, KeyValueCache cache, Operand<TFloat32> lastLogits) {}
+
+  /**
+   * The architecture once more, on new ids after a cached past, sharing every weight and adapter
+   * variable of the main pass (models with adapter seats decode without a cache).
+   */
+  private DecodeGraph buildDecode() {
+    Ops main = tf;
+    tf = main.withSubScope("decode");
+    try {
+      Placeholder<TInt32> ids =
+          tf.withName("ids").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
+      KeyValueCache cache = new KeyValueCache(tf);
+      ProjectionHook hook =
+          new ProjectionHook() {
+            @Override
+            public Operand<TFloat32> project(Projection p, Operand<TFloat32> x) {
+              return projectWithAdapter(p, x);
+            }
+
+            @Override
+            public Operand<TFloat32> head(
+                Ops ops, Operand<TFloat32> rows, Operand<TFloat32> weight) {
+              return matMul(rows, weight, true);
+            }
+          };
+      Operand<TFloat32> logits =
+          architecture.logits(tf, ids, key -> baseWeights.get(key).variable(), hook, cache);
+      Operand<TFloat32> last =
+          tf.withName("last_logits")
+              .stridedSlice(logits, Indices.all(), Indices.at(-1), Indices.all()); // [B, V]
+      return new DecodeGraph(ids, cache, last);
+    } finally {
+      tf = main;
+    }
   }
 
   /**
@@ -311,6 +353,11 @@ public final class ModelCompiler {
     }
     out = tf.withName(p.name() + "_base").identity(out);
     Operand<TFloat32> adapterInput = dropout(x, spec, adapters.size());
+    AdapterModule built = adapters.get(p.name());
+    if (built != null) {
+      // A second pass over the architecture (incremental decoding) reads the same adapter.
+      return tf.withName(p.name()).math.add(out, delta(adapterInput, p, built.parts()));
+    }
     List<AdapterModule.Part> parts = new ArrayList<>();
     if (!spec.sliced()) {
       parts.add(part(p, spec, null, 0, p.out()));

@@ -7,8 +7,9 @@ import java.util.SplittableRandom;
 
 /**
  * Autoregressive generation on a compiled model: greedy, or temperature sampling with top-k and
- * top-p. Each token reruns the model on the (at most max-positions long) window of the text so far;
- * fine for the short samples a notebook or the quickstart shows.
+ * top-p. While the text fits the model's positions, keys and values are cached (each new token runs
+ * the model on itself only); past that, each token reruns the model on the last max-positions
+ * tokens.
  */
 public final class Generator {
   private Generator() {}
@@ -25,6 +26,20 @@ public final class Generator {
     SplittableRandom random = new SplittableRandom(options.seed());
     int[] tokens = Arrays.copyOf(prompt, prompt.length + options.maxNewTokens());
     int length = prompt.length;
+    CompiledModel.CachedDecoder cached = tokens.length <= window ? model.cachedDecoder() : null;
+    if (cached != null) {
+      // Keys and values of the text so far are cached: each new token runs the model on itself.
+      float[] logits = cached.next(prompt);
+      for (int i = 0; i < options.maxNewTokens(); i++) {
+        int next = choose(logits, vocab, options, random);
+        tokens[length++] = next;
+        if ((stopId.isPresent() && next == stopId.getAsInt()) || i == options.maxNewTokens() - 1) {
+          break;
+        }
+        logits = cached.next(new int[] {next});
+      }
+      return Arrays.copyOf(tokens, length);
+    }
     for (int i = 0; i < options.maxNewTokens(); i++) {
       int start = Math.max(0, length - window);
       float[] logits = model.lastLogits(new int[][] {Arrays.copyOfRange(tokens, start, length)});

@@ -26,8 +26,22 @@ public interface Architecture {
    * @param inputIds token ids [B, T]
    * @return logits [B, T, V]
    */
+  default Operand<TFloat32> logits(
+      Ops tf, Operand<TInt32> inputIds, WeightSource weights, ProjectionHook projections) {
+    return logits(tf, inputIds, weights, projections, null);
+  }
+
+  /**
+   * As {@link #logits(Ops, Operand, WeightSource, ProjectionHook)}; with a cache, the rows are new
+   * tokens after the cache's past (incremental decoding), and the cache collects their keys and
+   * values.
+   */
   Operand<TFloat32> logits(
-      Ops tf, Operand<TInt32> inputIds, WeightSource weights, ProjectionHook projections);
+      Ops tf,
+      Operand<TInt32> inputIds,
+      WeightSource weights,
+      ProjectionHook projections,
+      KeyValueCache cache);
 
   /** Every weight the checkpoint must hold (canonical keys), with its shape. */
   default Map<String, long[]> expectedWeights() {

@@ -75,16 +75,13 @@ public final class Gpt2 implements Architecture {
 
   @Override
   public Operand<TFloat32> logits(
-      Ops tf, Operand<TInt32> inputIds, WeightSource w, ProjectionHook hook) {
-    TransformerOps ops = new TransformerOps(tf, inputIds);
+      Ops tf, Operand<TInt32> inputIds, WeightSource w, ProjectionHook hook, KeyValueCache cache) {
+    TransformerOps ops = new TransformerOps(tf, inputIds, cache);
     int d = config.nEmbd();
     int heads = config.nHead();
     int hd = config.headDim();
     Operand<TFloat32> positions =
-        tf.gather(
-            w.weight("transformer.wpe.weight"),
-            tf.range(tf.constant(0), ops.time(), tf.constant(1)),
-            tf.constant(0)); // [T, d]
+        tf.gather(w.weight("transformer.wpe.weight"), ops.positions(), tf.constant(0)); // [T, d]
     Operand<TFloat32> tokens =
         tf.gather(w.weight("transformer.wte.weight"), inputIds, tf.constant(0)); // [B, T, d]
     Operand<TFloat32> h = ops.rows(tf.math.add(tokens, positions), d); // [N, d]

@@ -64,8 +64,8 @@ public final class Llama implements Architecture {
 
   @Override
   public Operand<TFloat32> logits(
-      Ops tf, Operand<TInt32> inputIds, WeightSource w, ProjectionHook hook) {
-    TransformerOps ops = new TransformerOps(tf, inputIds);
+      Ops tf, Operand<TInt32> inputIds, WeightSource w, ProjectionHook hook, KeyValueCache cache) {
+    TransformerOps ops = new TransformerOps(tf, inputIds, cache);
     int d = config.hiddenSize();
     int heads = config.numHeads();
     int kvHeads = config.numKvHeads();

@@ -18,21 +18,44 @@ final class TransformerOps {
   private final Operand<TInt32> batch;
   private final Operand<TInt32> time;
 
-  /** A causal mask [T, T]: 0 where a query may attend, a large negative number elsewhere. */
+  /**
+   * A causal mask [T, P + T]: 0 where a query may attend, a large negative number elsewhere; P = 0
+   * outside incremental decoding.
+   */
   private final Operand<TFloat32> causalMask;
 
+  /** Position of the first row: 0, or the cached past's length when decoding. */
+  private final Operand<TInt32> offset;
+
+  /** Past keys and values when decoding incrementally, else null. */
+  private final KeyValueCache cache;
+
   TransformerOps(Ops tf, Operand<TInt32> inputIds) {
+    this(tf, inputIds, null);
+  }
+
+  TransformerOps(Ops tf, Operand<TInt32> inputIds, KeyValueCache cache) {
     this.tf = tf;
+    this.cache = cache;
     Operand<TInt32> shape = tf.shape(inputIds);
     this.batch =
         tf.squeeze(tf.slice(shape, tf.constant(new int[] {0}), tf.constant(new int[] {1})));
     this.time = tf.squeeze(tf.slice(shape, tf.constant(new int[] {1}), tf.constant(new int[] {1})));
-    Operand<TFloat32> ones = tf.fill(tf.stack(Arrays.asList(time, time)), tf.constant(1f));
-    Operand<TFloat32> lower = tf.linalg.bandPart(ones, tf.constant(-1), tf.constant(0));
+    this.offset = cache == null ? tf.constant(0) : cache.offset();
+    Operand<TInt32> keys = cache == null ? time : tf.math.add(offset, time);
+    Operand<TFloat32> ones = tf.fill(tf.stack(Arrays.asList(time, keys)), tf.constant(1f));
+    // Query i (at position offset + i) may read keys 0 .. offset + i.
+    Operand<TFloat32> lower =
+        tf.linalg.bandPart(ones, tf.constant(-1), cache == null ? tf.constant(0) : offset);
     this.causalMask =
         tf.withName("causal_mask")
             .math
             .mul(tf.math.sub(tf.constant(1f), lower), tf.constant(-1e9f));
+  }
+
+  /** The rows' positions, [T]: offset .. offset + T - 1. */
+  Operand<TInt32> positions() {
+    return tf.range(offset, tf.math.add(offset, time), tf.constant(1));
   }
 
   Operand<TInt32> time() {
@@ -194,8 +217,7 @@ final class TransformerOps {
     for (int i = 0; i < invFreq.length; i++) {
       invFreq[i] = (float) (1.0 / Math.pow(theta, (2.0 * i) / headDim));
     }
-    Operand<TFloat32> positions =
-        tf.dtypes.cast(tf.range(tf.constant(0), time, tf.constant(1)), TFloat32.class);
+    Operand<TFloat32> positions = tf.dtypes.cast(positions(), TFloat32.class);
     Operand<TFloat32> freqs =
         tf.math.mul(
             tf.expandDims(positions, tf.constant(1)),
@@ -238,21 +260,29 @@ final class TransformerOps {
    */
   Operand<TFloat32> causalAttention(
       Operand<TFloat32> q, Operand<TFloat32> k, Operand<TFloat32> v, int headDim, int groups) {
-    Operand<TInt32> perKvHead = dims(-1, time, headDim);
+    if (cache != null) {
+      List<Operand<TFloat32>> pastAndNew = cache.extend(k, v);
+      k = pastAndNew.get(0);
+      v = pastAndNew.get(1);
+    }
+    Operand<TInt32> keyLength = cache == null ? time : tf.math.add(offset, time);
+    Operand<TInt32> perKvHead = dims(-1, keyLength, headDim);
     Operand<TInt32> groupRows =
-        groups == 1 ? perKvHead : dims(-1, tf.math.mul(time, tf.constant(groups)), headDim);
+        groups == 1
+            ? dims(-1, time, headDim)
+            : dims(-1, tf.math.mul(time, tf.constant(groups)), headDim);
     // The 1/sqrt(hd) scale on q rather than on the scores: half the elements when T = 2 hd, and
     // the same numbers when hd is a power of four (the scale is then a power of two).
     Operand<TFloat32> scaledQ = tf.math.mul(q, tf.constant((float) (1.0 / Math.sqrt(headDim))));
     Operand<TFloat32> scores =
         tf.linalg.einsum(
             List.of(tf.reshape(scaledQ, groupRows), tf.reshape(k, perKvHead)),
-            "bqd,bkd->bqk"); // [B*KV, G*T, T]
+            "bqd,bkd->bqk"); // [B*KV, G*T, P+T]
     Operand<TFloat32> masked =
         groups == 1
             ? tf.math.add(scores, causalMask)
             : tf.reshape(
-                tf.math.add(tf.reshape(scores, dims(-1, time, time)), causalMask),
+                tf.math.add(tf.reshape(scores, dims(-1, time, keyLength)), causalMask),
                 tf.shape(scores));
     Operand<TFloat32> probs = tf.nn.softmax(masked);
     Operand<TFloat32> attended =
