@@ -182,22 +182,8 @@ public final class ModelCompiler {
           tf.withName("adapter_rows")
               .placeholderWithDefault(tf.zeros(batch, TInt32.class), Shape.of(-1));
     }
-    ProjectionHook hook =
-        new ProjectionHook() {
-          @Override
-          public Operand<TFloat32> project(Projection p, Operand<TFloat32> x) {
-            return projectWithAdapter(p, x);
-          }
-
-          @Override
-          public Operand<TFloat32> head(Ops ops, Operand<TFloat32> rows, Operand<TFloat32> weight) {
-            headRows = rows;
-            headWeight = weight;
-            return matMul(rows, weight, true);
-          }
-        };
     Operand<TFloat32> logits =
-        architecture.logits(tf, inputIds, key -> baseWeights.get(key).variable(), hook);
+        architecture.logits(tf, inputIds, key -> baseWeights.get(key).variable(), hook(true));
     LossGraph loss = buildLoss(inputIds);
     // What generation samples from: the head on each sequence's last hidden row only, [B, V],
     // rather than all B·T rows of the logits and a slice of them.
@@ -243,6 +229,28 @@ public final class ModelCompiler {
     return model;
   }
 
+  /**
+   * What the architecture calls for every projection (base plus adapter) and for the output head;
+   * the main pass records the head's input rows and weight, which the loss reads.
+   */
+  private ProjectionHook hook(boolean recordHead) {
+    return new ProjectionHook() {
+      @Override
+      public Operand<TFloat32> project(Projection p, Operand<TFloat32> x) {
+        return projectWithAdapter(p, x);
+      }
+
+      @Override
+      public Operand<TFloat32> head(Ops ops, Operand<TFloat32> rows, Operand<TFloat32> weight) {
+        if (recordHead) {
+          headRows = rows;
+          headWeight = weight;
+        }
+        return matMul(rows, weight, true);
+      }
+    };
+  }
+
   /** The incremental-decoding pass: new ids after a fed key/value past, their last logits. */
   record DecodeGraph(Placeholder<TInt32> ids, KeyValueCache cache, Operand<TFloat32> lastLogits) {}
 
@@ -257,21 +265,8 @@ public final class ModelCompiler {
       Placeholder<TInt32> ids =
           tf.withName("ids").placeholder(TInt32.class, Placeholder.shape(Shape.of(-1, -1)));
       KeyValueCache cache = new KeyValueCache(tf);
-      ProjectionHook hook =
-          new ProjectionHook() {
-            @Override
-            public Operand<TFloat32> project(Projection p, Operand<TFloat32> x) {
-              return projectWithAdapter(p, x);
-            }
-
-            @Override
-            public Operand<TFloat32> head(
-                Ops ops, Operand<TFloat32> rows, Operand<TFloat32> weight) {
-              return matMul(rows, weight, true);
-            }
-          };
       Operand<TFloat32> logits =
-          architecture.logits(tf, ids, key -> baseWeights.get(key).variable(), hook, cache);
+          architecture.logits(tf, ids, key -> baseWeights.get(key).variable(), hook(false), cache);
       Operand<TFloat32> last =
           tf.withName("last_logits")
               .stridedSlice(logits, Indices.all(), Indices.at(-1), Indices.all()); // [B, V]
