@@ -55,8 +55,9 @@ public final class CompiledModel implements AutoCloseable {
   private final Map<String, AdapterModule> adapters;
   private List<Operand<TFloat32>> gradients;
   private final Operand<TFloat32> lastLogits;
-  // The incremental-decoding pass, or null (models with adapter seats).
-  private final ModelCompiler.DecodeGraph decode;
+  // Builds the incremental-decoding pass; null for models with adapter seats.
+  private final java.util.function.Supplier<ModelCompiler.DecodeGraph> decodeBuilder;
+  private ModelCompiler.DecodeGraph decode; // built by the first cachedDecoder()
 
   CompiledModel(
       ModelConfig config,
@@ -67,7 +68,7 @@ public final class CompiledModel implements AutoCloseable {
       Placeholder<TInt32> inputIds,
       Operand<TFloat32> logits,
       Operand<TFloat32> lastLogits,
-      ModelCompiler.DecodeGraph decode,
+      java.util.function.Supplier<ModelCompiler.DecodeGraph> decodeBuilder,
       LossGraph loss,
       PlaceholderWithDefault<TBool> training,
       PlaceholderWithDefault<TInt64> dropoutSeed,
@@ -84,7 +85,7 @@ public final class CompiledModel implements AutoCloseable {
     this.inputIds = inputIds;
     this.logits = logits;
     this.lastLogits = lastLogits;
-    this.decode = decode;
+    this.decodeBuilder = decodeBuilder;
     this.loss = loss;
     this.training = training;
     this.dropoutSeed = dropoutSeed;
@@ -324,8 +325,14 @@ public final class CompiledModel implements AutoCloseable {
    * on the host and fed back, so each new token runs the model on itself only. Null where the model
    * cannot decode with a cache (adapter seats for mixed batches).
    */
-  public CachedDecoder cachedDecoder() {
-    return decode == null ? null : new CachedDecoder();
+  public synchronized CachedDecoder cachedDecoder() {
+    if (decodeBuilder == null) {
+      return null;
+    }
+    if (decode == null) {
+      decode = decodeBuilder.get(); // the graph grows once; the session picks the new ops up
+    }
+    return new CachedDecoder();
   }
 
   /** One sequence's key/value cache; {@link #next} feeds tokens and returns the last logits. */
@@ -573,13 +580,10 @@ public final class CompiledModel implements AutoCloseable {
   }
 
   /**
-   * Assigns tensors to variables in one session run (and their bf16 copies in a second), then
-   * closes the tensors and clears both lists.
+   * Assigns tensors to variables in one session run (and their bf16 copies in a second); the caller
+   * closes the tensors.
    */
   private void assignGroup(List<WeightVariable> variables, List<TFloat32> tensors) {
-    if (variables.isEmpty()) {
-      return;
-    }
     Session.Runner assign = session.runner();
     Session.Runner refresh = session.runner();
     boolean anyRefresh = false;
@@ -596,9 +600,6 @@ public final class CompiledModel implements AutoCloseable {
     if (anyRefresh) {
       refresh.run().close();
     }
-    tensors.forEach(TFloat32::close);
-    tensors.clear();
-    variables.clear();
   }
 
   /**
@@ -609,14 +610,12 @@ public final class CompiledModel implements AutoCloseable {
       List<WeightVariable> variables,
       java.util.function.Function<WeightVariable, TFloat32> tensorOf) {
     for (List<WeightVariable> group : groups(variables)) {
-      List<WeightVariable> staged = new ArrayList<>();
       List<TFloat32> tensors = new ArrayList<>();
       try {
         for (WeightVariable variable : group) {
           tensors.add(tensorOf.apply(variable));
-          staged.add(variable);
         }
-        assignGroup(staged, tensors);
+        assignGroup(group, tensors);
       } finally {
         tensors.forEach(TFloat32::close);
       }
@@ -679,17 +678,23 @@ public final class CompiledModel implements AutoCloseable {
 
   /** Consecutive runs of variables of up to {@link #LOAD_GROUP_BYTES} each (at least one). */
   public static List<List<WeightVariable>> groups(List<WeightVariable> variables) {
-    List<List<WeightVariable>> groups = new ArrayList<>();
-    List<WeightVariable> current = new ArrayList<>();
+    return groups(variables, v -> v.numel() * 4);
+  }
+
+  /** Consecutive runs of items of up to {@link #LOAD_GROUP_BYTES} each (at least one item). */
+  private static <T> List<List<T>> groups(
+      List<T> items, java.util.function.ToLongFunction<T> bytesOf) {
+    List<List<T>> groups = new ArrayList<>();
+    List<T> current = new ArrayList<>();
     long bytes = 0;
-    for (WeightVariable v : variables) {
-      long size = v.numel() * 4;
+    for (T item : items) {
+      long size = bytesOf.applyAsLong(item);
       if (!current.isEmpty() && bytes + size > LOAD_GROUP_BYTES) {
         groups.add(current);
         current = new ArrayList<>();
         bytes = 0;
       }
-      current.add(v);
+      current.add(item);
       bytes += size;
     }
     if (!current.isEmpty()) {
@@ -700,9 +705,7 @@ public final class CompiledModel implements AutoCloseable {
 
   /** Reads a variable's current value. */
   public float[] read(WeightVariable variable) {
-    try (Result result = session.runner().fetch(variable.variable()).run()) {
-      return HostTensors.toArray((TFloat32) result.get(0));
-    }
+    return read(List.of(variable)).get(0);
   }
 
   /** Host bytes staged per session run while loading base weights. */
@@ -719,20 +722,16 @@ public final class CompiledModel implements AutoCloseable {
         List.copyOf(baseWeights.values()),
         w -> HostTensors.toFloat32(checkpoint.info(w.name()), checkpoint.bytes(w.name())));
     // Quantized on the host, then fed, a group of weights per session run as above.
-    List<QuantizedWeight> pending = new ArrayList<>(quantizedWeights.values());
-    int next = 0;
-    while (next < pending.size()) {
+    for (List<QuantizedWeight> group :
+        groups(List.copyOf(quantizedWeights.values()), q -> q.numel() * 4)) {
       Session.Runner runner = session.runner();
       List<org.tensorflow.Tensor> tensors = new ArrayList<>();
-      long bytes = 0;
       try {
-        do {
-          QuantizedWeight q = pending.get(next++);
+        for (QuantizedWeight q : group) {
           List<org.tensorflow.Tensor> encoded = q.encode(checkpoint.floats(q.name()));
           tensors.addAll(encoded);
           q.feed(runner, encoded);
-          bytes += q.numel() * 4;
-        } while (next < pending.size() && bytes < LOAD_GROUP_BYTES);
+        }
         runner.run().close();
       } finally {
         tensors.forEach(org.tensorflow.Tensor::close);

@@ -198,7 +198,6 @@ public final class ModelCompiler {
             Indices.all()); // [B, d]
     Operand<TFloat32> lastLogits =
         tf.withName("last_logits").identity(matMul(lastRows, headWeight, true));
-    DecodeGraph decode = options.adapterSeats() == 0 ? buildDecode() : null;
     Session session = new Session(graph, sessionConfig());
     CompiledModel model =
         new CompiledModel(
@@ -210,7 +209,8 @@ public final class ModelCompiler {
             inputIds,
             logits,
             lastLogits,
-            decode,
+            // Built on first use: training and evaluation never run it.
+            options.adapterSeats() == 0 ? this::buildDecode : null,
             loss,
             training,
             dropoutSeed,

@@ -26,23 +26,15 @@ public final class Generator {
     SplittableRandom random = new SplittableRandom(options.seed());
     int[] tokens = Arrays.copyOf(prompt, prompt.length + options.maxNewTokens());
     int length = prompt.length;
+    // While the text fits the positions, keys and values of the text so far are cached and each
+    // new token runs the model on itself; past that, the model reruns the last window.
     CompiledModel.CachedDecoder cached = tokens.length <= window ? model.cachedDecoder() : null;
-    if (cached != null) {
-      // Keys and values of the text so far are cached: each new token runs the model on itself.
-      float[] logits = cached.next(prompt);
-      for (int i = 0; i < options.maxNewTokens(); i++) {
-        int next = choose(logits, vocab, options, random);
-        tokens[length++] = next;
-        if ((stopId.isPresent() && next == stopId.getAsInt()) || i == options.maxNewTokens() - 1) {
-          break;
-        }
-        logits = cached.next(new int[] {next});
-      }
-      return Arrays.copyOf(tokens, length);
-    }
     for (int i = 0; i < options.maxNewTokens(); i++) {
-      int start = Math.max(0, length - window);
-      float[] logits = model.lastLogits(new int[][] {Arrays.copyOfRange(tokens, start, length)});
+      float[] logits =
+          cached != null
+              ? cached.next(i == 0 ? prompt : new int[] {tokens[length - 1]})
+              : model.lastLogits(
+                  new int[][] {Arrays.copyOfRange(tokens, Math.max(0, length - window), length)});
       int next = choose(logits, vocab, options, random);
       tokens[length++] = next;
       if (stopId.isPresent() && next == stopId.getAsInt()) {

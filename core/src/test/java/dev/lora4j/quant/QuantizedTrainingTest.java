@@ -167,6 +167,7 @@ class QuantizedTrainingTest {
                 checkpoint,
                 List.of(),
                 CompileOptions.defaults().withQuantization(Quantization.nf4()))) {
+      model.cachedDecoder(); // builds generation's cached pass, which decodes the weights too
       int decoders = 0;
       int cachedDecodingDecoders = 0;
       for (org.tensorflow.proto.NodeDef node : model.graph().toGraphDef().getNodeList()) {
