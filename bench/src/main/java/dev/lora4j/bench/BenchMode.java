@@ -152,6 +152,8 @@ public final class BenchMode {
           dev.lora4j.adapter.Merger.mergeInto(
               model, randomAdapter(checkpoint, cacheDir, rank, 1), +1);
           step = () -> model.loss(ids);
+        } else if (mode.equals("generate")) {
+          return generate(config, model, precision, xla, seqLen, total);
         } else if (mode.equals("swap")) {
           return swap(config, checkpoint, options, cacheDir, rank, seqLen, total);
         } else {
@@ -230,6 +232,55 @@ public final class BenchMode {
       dev.lora4j.adapter.PeftAdapter.write(dir, factors, scales, false, fanInFanOut, 0, "bench");
     }
     return dev.lora4j.adapter.PeftAdapter.load(dir);
+  }
+
+  /** New tokens per timed generation, after a prompt of up to 32 ids of the fixed batch. */
+  static final int GENERATED_TOKENS = 64;
+
+  /**
+   * Greedy generation as `lora4j generate` runs it (keys and values cached while the text fits the
+   * positions): the median over 3 runs of milliseconds per new token.
+   */
+  static BenchResult generate(
+      BenchConfig config,
+      CompiledModel model,
+      CompileOptions.Precision precision,
+      boolean xla,
+      int seqLen,
+      long total)
+      throws IOException {
+    int[] prompt = Arrays.copyOf(fixedBatch(config, seqLen)[0], Math.min(32, seqLen));
+    dev.lora4j.generate.Generator.generate(
+        model,
+        prompt,
+        dev.lora4j.generate.SamplingOptions.greedy(2),
+        java.util.OptionalInt.empty()); // warm-up
+    double[] perToken = new double[3];
+    for (int i = 0; i < perToken.length; i++) {
+      long t0 = System.nanoTime();
+      dev.lora4j.generate.Generator.generate(
+          model,
+          prompt,
+          dev.lora4j.generate.SamplingOptions.greedy(GENERATED_TOKENS),
+          java.util.OptionalInt.empty());
+      perToken[i] = (System.nanoTime() - t0) / 1e6 / GENERATED_TOKENS;
+    }
+    Arrays.sort(perToken);
+    double median = perToken[perToken.length / 2];
+    return new BenchResult(
+        config.name(),
+        "generate",
+        precision.name().toLowerCase(),
+        xla,
+        median,
+        perToken[0],
+        1000 / median,
+        peakRssMb(),
+        total,
+        0,
+        perToken.length,
+        Double.NaN,
+        Double.NaN);
   }
 
   /** Loading the base (open + compile + copy weights) against swapping adapters on it. */

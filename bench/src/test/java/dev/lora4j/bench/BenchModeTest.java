@@ -29,4 +29,18 @@ class BenchModeTest {
         BenchMode.run(BenchConfig.A, "peak", CompileOptions.Precision.F32, false, cache, 16, 2);
     assertTrue(peak.gflops() > 0, peak.toJson());
   }
+
+  @Test
+  void generateModeTimesGreedyTokensWithoutTraining() throws Exception {
+    BenchResult generate =
+        BenchMode.run(BenchConfig.A, "generate", CompileOptions.Precision.F32, false, cache, 16, 2);
+    assertEquals("generate", generate.mode());
+    assertEquals(0, generate.paramsTrainable());
+    assertEquals(4_701_696, generate.paramsTotal());
+    assertEquals(3, generate.steps());
+    assertTrue(
+        generate.stepMsMin() > 0 && generate.stepMsMin() <= generate.stepMsMedian(),
+        generate.toJson());
+    assertEquals(1000 / generate.stepMsMedian(), generate.tokensPerS(), 1e-9);
+  }
 }

@@ -33,7 +33,8 @@ final class BenchCommand implements Callable<Integer> {
       split = ",",
       description =
           "forward, full, lora, merged (forward after merging an adapter), swap (adapter swap vs"
-              + " base load), peak (this CPU's matmul GFLOP/s, for the fraction-of-peak ratios)."
+              + " base load), peak (this CPU's matmul GFLOP/s, for the fraction-of-peak ratios),"
+              + " generate (ms per greedy token, 64 after a 32-token prompt, as `generate` runs)."
               + " Default: ${DEFAULT-VALUE}.")
   List<String> modes;
 
@@ -100,9 +101,10 @@ final class BenchCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     for (String mode : modes) {
-      if (!List.of("forward", "full", "lora", "merged", "swap", "peak").contains(mode)) {
+      if (!List.of("forward", "full", "lora", "merged", "swap", "peak", "generate")
+          .contains(mode)) {
         throw new IllegalArgumentException(
-            "--modes takes forward, full, lora, merged, swap, peak; got '" + mode + "'");
+            "--modes takes forward, full, lora, merged, swap, peak, generate; got '" + mode + "'");
       }
     }
     if (reference != null && !reference.equals("pytorch")) {
